@@ -58,5 +58,75 @@ def generate(
     typer.echo(f"wrote {out} ({counts}); validated")
 
 
+@app.command()
+def train(
+    data: DataDir,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Training configuration YAML (default: the packaged one)."),
+    ] = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(
+            "--trials", min=1, help="Optuna trials per model (default: from the configuration)."
+        ),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=1, help="Tuning time budget per model, seconds."),
+    ] = None,
+    register: Annotated[bool, typer.Option(help="Register the new model versions.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Train every model from a data set, log the run to MLflow and register new versions."""
+    from scoring.contract import ContractError
+    from scoring.models.dataset import TrainingDataError
+    from scoring.pipeline import train as run_train
+
+    try:
+        res = run_train(
+            data, config, trials=trials, timeout=timeout, progress=progress, register=register
+        )
+    except (ContractError, TrainingDataError, FileNotFoundError, ValueError) as exc:
+        _fail(f"training failed, nothing registered: {exc}")
+    typer.echo(f"run {res.run_id} finished in {res.seconds:.0f} s")
+    for key in res.models:
+        m = res.metrics
+        typer.echo(
+            f"  {key}: test AUC {m[f'{key}_test_roc_auc']:.4f}, Brier {m[f'{key}_test_brier']:.4f}, "
+            f"ECE {m[f'{key}_test_ece']:.4f}, {res.models[key].info['trees']} trees"
+        )
+    for key, v in res.versions.items():
+        typer.echo(f"  registered {key} version {v} (alias challenger)")
+
+
+@app.command()
+def promote(
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote even if the challenger is worse.")
+    ] = False,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", help="Model key(s); default: all.")
+    ] = None,
+    note: Annotated[str, typer.Option("--note", help="Why (recorded with the promotion).")] = "",
+    who: Annotated[
+        str | None, typer.Option("--who", help="Who promotes (default: the OS user).")
+    ] = None,
+) -> None:
+    """Move the alias champion to the challenger where it is not worse on the test period."""
+    from scoring import registry
+
+    registry.setup_mlflow()
+    keys = tuple(model) if model else registry.ALL_MODELS
+    unknown = [k for k in keys if k not in registry.ALL_MODELS]
+    if unknown:
+        _fail(f"--model: unknown model(s) {unknown}; choose among {list(registry.ALL_MODELS)}", 2)
+    for d in registry.promote(keys, force=force, who=who, note=note):
+        mark = "promoted" if d.promoted else "kept"
+        typer.echo(
+            f"{d.key}: {mark} (champion v{d.champion} / challenger v{d.challenger}): {d.reason}"
+        )
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())

@@ -291,9 +291,10 @@ class WorldParams:
     delivery_b2b: tuple[float, ...] = (0.35, 0.50, 0.15)  # e_invoice, email, paper
     delivery_b2c: tuple[float, ...] = (0.05, 0.75, 0.20)
     # --- hidden traits ----------------------------------------------------------------
-    billing_error_base: float = 0.015
-    billing_error_no_po: float = 0.045
-    billing_error_paper: float = 0.035
+    billing_error_base: float = 0.01
+    billing_error_no_po: float = 0.05
+    billing_error_paper: float = 0.04
+    stress_offset: float = -0.35
     stress_phi_week: float = 0.93
     stress_sd_week: float = 0.16
     crisis_enter_week: float = 0.004
@@ -305,8 +306,8 @@ class WorldParams:
     pay_intercept: float = 1.1
     pay_stress: float = 1.25
     pay_pre_due_scale: float = 0.32
-    pay_post_due_scale: float = 0.16
-    pay_post_due_decay: float = 0.55
+    pay_post_due_scale: float = 0.22
+    pay_post_due_decay: float = 0.4
     balance_burden: float = 0.45
     boost_decay: float = 0.82
     # action effects when reached: base boost, weight of forgetfulness, of strategic

@@ -1,0 +1,1 @@
+"""MLflow models-from-code definitions (logged by path, never pickled)."""

@@ -1,0 +1,24 @@
+"""Pyfunc of a risk model: feature frame in (categoricals as strings), calibrated probability out.
+
+Logged with ``mlflow.pyfunc.log_model(python_model=<this file>)`` (models from code), so that
+``mlflow models serve -m models:/NAME@champion --env-manager local`` returns probabilities.
+"""
+
+from __future__ import annotations
+
+import mlflow.pyfunc
+import pandas as pd
+from mlflow.models import set_model
+
+
+class RiskPyfunc(mlflow.pyfunc.PythonModel):
+    def load_context(self, context) -> None:
+        from scoring.models.risk import RiskModel
+
+        self.model = RiskModel.load(context.artifacts["model"])
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return pd.DataFrame({"probability": self.model.predict_proba(pd.DataFrame(model_input))})
+
+
+set_model(RiskPyfunc())

@@ -1,0 +1,301 @@
+"""MLflow: tracking set-up, model logging and registration, aliases, promotion, loading.
+
+Every model is registered as a custom pyfunc whose artifact is the model's own JSON file, so
+``mlflow models serve -m models:/NAME@champion --env-manager local`` serves probabilities, and
+the service loads the same file directly (no pyfunc overhead on the hot path).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import getpass
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scoring.settings import Settings, get_settings
+
+RISK_MODELS = ("default_risk", "dispute_risk")
+ALL_MODELS = (*RISK_MODELS, "policy")
+CHAMPION, CHALLENGER = "champion", "challenger"
+PROMOTION_TAG_PREFIX = "promotion."
+
+
+def setup_mlflow(settings: Settings | None = None):
+    """Point MLflow at the embedded SQLite store under ``models/`` or ``MLFLOW_TRACKING_URI``.
+
+    Returns the experiment id. Called by commands, never at import.
+    """
+    import mlflow
+
+    s = settings or get_settings()
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    if not s.mlflow_tracking_uri:
+        s.home.mkdir(parents=True, exist_ok=True)
+    uri = s.tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    exp = mlflow.get_experiment_by_name(s.experiment)
+    if exp is None:
+        location = None if s.mlflow_tracking_uri else s.artifact_root()
+        return mlflow.create_experiment(s.experiment, artifact_location=location)
+    return exp.experiment_id
+
+
+def registered_name(key: str, settings: Settings | None = None) -> str:
+    s = settings or get_settings()
+    return f"{s.model_prefix}-{key.replace('_', '-')}"
+
+
+# --------------------------------------------------------------------------------------
+# The pyfunc wrapper
+
+
+def signature_frame(X: pd.DataFrame) -> pd.DataFrame:
+    """The feature frame as the pyfunc receives it: categoricals as plain strings."""
+    out = X.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype(object).where(out[c].notna(), "none").astype(object)
+    return out
+
+
+def log_risk_model(model, X_example: pd.DataFrame, key: str) -> str:
+    """Log a :class:`RiskModel` as a pyfunc in the active run; returns the model URI."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{key}.json"
+        model.save(path)
+        example = signature_frame(X_example.head(5))
+        out = pd.DataFrame({"probability": model.predict_proba(X_example.head(5))})
+        info = mlflow.pyfunc.log_model(
+            name=key,
+            python_model=str(Path(__file__).parent / "mlflow_models" / "risk_pyfunc.py"),
+            artifacts={"model": str(path)},
+            signature=infer_signature(example, out),
+            input_example=example,
+            pip_requirements=_requirements(),
+        )
+    return info.model_uri
+
+
+def log_json_model(obj_path: Path, key: str) -> str:
+    """Log a JSON-serialised model (the policy) as an artifact-backed pyfunc."""
+    import mlflow
+
+    info = mlflow.pyfunc.log_model(
+        name=key,
+        python_model=str(Path(__file__).parent / "mlflow_models" / "artifact_pyfunc.py"),
+        artifacts={"model": str(obj_path)},
+        pip_requirements=_requirements(),
+    )
+    return info.model_uri
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{p}=={version(p)}" for p in ("lightgbm", "pandas", "numpy", "scikit-learn")]
+
+
+# --------------------------------------------------------------------------------------
+# Registration and aliases
+
+
+def register_all(model_uris: dict[str, str], tags: dict[str, dict[str, str]]) -> dict[str, int]:
+    """Register every model or none: on failure, versions created so far are deleted.
+
+    New versions get the alias ``challenger``; a model's first version also becomes
+    ``champion`` (recorded as a promotion).
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    created: list[tuple[str, int]] = []
+    try:
+        for key, uri in model_uris.items():
+            name = registered_name(key)
+            mv = mlflow.register_model(uri, name)
+            version = int(mv.version)
+            created.append((name, version))
+            for k, v in tags.get(key, {}).items():
+                client.set_model_version_tag(name, str(version), k, str(v))
+        for name, version in created:
+            client.set_registered_model_alias(name, CHALLENGER, str(version))
+            if _alias_version(client, name, CHAMPION) is None:
+                _set_champion(client, name, version, "first version ever trained", "system")
+    except BaseException:
+        for name, version in created:
+            with contextlib.suppress(Exception):  # best effort rollback
+                client.delete_model_version(name, str(version))
+        raise
+    return {name: v for name, v in created}
+
+
+def _alias_version(client, name: str, alias: str) -> int | None:
+    try:
+        return int(client.get_model_version_by_alias(name, alias).version)
+    except Exception:  # noqa: BLE001 - missing alias or model
+        return None
+
+
+def _set_champion(
+    client, name: str, version: int, reason: str, who: str, previous: int | None = None
+) -> dict:
+    stamp = dt.datetime.now(dt.UTC)
+    now = stamp.isoformat(timespec="seconds")
+    record = {"at": now, "by": who, "version": version, "previous": previous, "reason": reason}
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+    client.set_registered_model_tag(
+        name, f"{PROMOTION_TAG_PREFIX}{stamp:%Y%m%dT%H%M%S.%f}Z", json.dumps(record)
+    )
+    client.set_model_version_tag(name, str(version), "promoted_at", now)
+    client.set_model_version_tag(name, str(version), "promoted_by", who)
+    client.set_model_version_tag(name, str(version), "promotion_reason", reason)
+    return record
+
+
+def promotion_history(key: str) -> list[dict]:
+    """Every move of ``champion`` for a model, oldest first (MLflow keeps no alias history)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    try:
+        rm = client.get_registered_model(registered_name(key))
+    except Exception:  # noqa: BLE001
+        return []
+    recs = [json.loads(v) for k, v in rm.tags.items() if k.startswith(PROMOTION_TAG_PREFIX)]
+    return sorted(recs, key=lambda r: r["at"])
+
+
+@dataclass
+class PromotionDecision:
+    key: str
+    name: str
+    champion: int | None
+    challenger: int | None
+    promoted: bool
+    reason: str
+
+
+#: the metric that decides promotion, and whether higher is better
+PROMOTION_METRIC = {
+    "default_risk": ("test_roc_auc", True),
+    "dispute_risk": ("test_roc_auc", True),
+    "policy": ("ope_dr_value", True),
+}
+
+
+def promote(
+    keys: tuple[str, ...],
+    force: bool = False,
+    who: str | None = None,
+    note: str = "",
+    tolerance: float = 0.0,
+) -> list[PromotionDecision]:
+    """Move ``champion`` to ``challenger`` where the challenger is not worse on its test metric.
+
+    The comparison uses the metric recorded on each version (``test_roc_auc`` for risk models,
+    the doubly robust off-policy value for the policy); ``force`` promotes regardless.
+    Every promotion is recorded with who, when and why.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    who = who or getpass.getuser()
+    out = []
+    for key in keys:
+        name = registered_name(key)
+        champ = _alias_version(client, name, CHAMPION)
+        chall = _alias_version(client, name, CHALLENGER)
+        if chall is None:
+            out.append(PromotionDecision(key, name, champ, chall, False, "no challenger version"))
+            continue
+        if champ == chall:
+            out.append(
+                PromotionDecision(key, name, champ, chall, False, "challenger is already champion")
+            )
+            continue
+        metric, higher = PROMOTION_METRIC.get(key, ("test_roc_auc", True))
+        c_val = _version_metric(client, name, chall, metric)
+        h_val = _version_metric(client, name, champ, metric) if champ is not None else None
+        if champ is None:
+            ok, why = True, "no champion yet"
+        elif c_val is None or h_val is None:
+            ok, why = False, f"{metric} missing on a version"
+        else:
+            diff = (c_val - h_val) if higher else (h_val - c_val)
+            ok = diff >= -tolerance
+            why = f"{metric}: challenger v{chall} {c_val:.4f} vs champion v{champ} {h_val:.4f}"
+        if force and not ok:
+            ok, why = True, f"forced ({why})"
+        if ok:
+            _set_champion(client, name, chall, (note + "; " if note else "") + why, who, champ)
+        out.append(
+            PromotionDecision(key, name, champ, chall, ok, why if ok else f"not promoted: {why}")
+        )
+    return out
+
+
+def _version_metric(client, name: str, version: int, metric: str) -> float | None:
+    mv = client.get_model_version(name, str(version))
+    v = mv.tags.get(metric)
+    return float(v) if v is not None else None
+
+
+# --------------------------------------------------------------------------------------
+# Loading
+
+
+@dataclass
+class LoadedModel:
+    key: str
+    name: str
+    version: int
+    alias: str
+    path: Path
+    tags: dict[str, str]
+
+
+def resolve(key: str, alias: str) -> LoadedModel:
+    """Download the artifact of ``NAME@alias`` and return where it is."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    name = registered_name(key)
+    mv = client.get_model_version_by_alias(name, alias)
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{mv.version}"))
+    candidates = list(local.rglob(f"{key}.json"))
+    if not candidates:
+        raise FileNotFoundError(f"{name} v{mv.version}: no {key}.json in its artifacts")
+    return LoadedModel(key, name, int(mv.version), alias, candidates[0], dict(mv.tags))
+
+
+def alias_versions(keys: tuple[str, ...], alias: str) -> dict[str, int | None]:
+    """Current version behind ``alias`` for each model (for hot-swap polling)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    return {k: _alias_version(client, registered_name(k), alias) for k in keys}
+
+
+def json_safe(d: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, np.generic):
+            v = v.item()
+        out[k] = v
+    return out

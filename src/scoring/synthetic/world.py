@@ -1,0 +1,546 @@
+"""The synthetic world: generation, contract tables, atomic writing, reloading, ground truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .calendar import Calendar
+from .params import (
+    ACTION_CODE,
+    ACTIONS,
+    COMPANY_SIZES,
+    DEFAULT_COSTS,
+    DELIVERY_CHANNELS,
+    DEPARTMENTS,
+    DISPUTE_REVIEW,
+    DISPUTE_REASONS,
+    OUTCOMES,
+    PHONE,
+    WAIT,
+    WorldParams,
+)
+from .population import HOUSEHOLD_GROUP, SECTORS, draw_population
+from .sim import INF, NEG, STAGE_DPD, Log, Simulator, State, initial_state, phone_hour_ok
+
+DEFAULT_START = dt.date(2024, 11, 1)
+DEFAULT_END = dt.date(2026, 10, 31)
+#: days simulated beyond the window end for ground-truth look-ahead
+HORIZON_DAYS = 130
+FORMAT_VERSION = 1
+DEFAULT_SLOT_HOURS = (9, 12, 15, 18)
+_MAX_UNITS = 120_000
+
+
+def _to_date(x: str | dt.date | pd.Timestamp) -> dt.date:
+    if isinstance(x, dt.datetime):
+        return x.date()
+    if isinstance(x, dt.date):
+        return x
+    return pd.Timestamp(x).date()
+
+
+def _ids(prefix: str, idx: np.ndarray, width: int) -> pa.Array:
+    s = pc.utf8_lpad(pa.array(np.asarray(idx, dtype=np.int64)).cast(pa.string()), width, "0")
+    return pc.binary_join_element_wise(pa.scalar(prefix), s, "")
+
+
+def _date_arr(origin: dt.date, days: np.ndarray) -> pa.Array:
+    days = np.asarray(days, dtype=np.int64)
+    null = days >= INF
+    d = (np.datetime64(origin, "D") + np.where(null, 0, days).astype("timedelta64[D]"))
+    return pa.array(d, type=pa.date32(), mask=null)
+
+
+def _cat(values: Sequence[str], codes: np.ndarray) -> pa.Array:
+    codes = np.asarray(codes, dtype=np.int64)
+    null = codes < 0
+    arr = np.asarray(values, dtype=object)[np.where(null, 0, codes)]
+    return pa.array(arr, type=pa.string(), mask=null)
+
+
+class SyntheticWorld:
+    """A generated collections world: the contract tables plus the hidden state behind them.
+
+    Build one with :func:`generate` or :func:`load_world`. ``tables`` holds the three contract
+    tables as pandas frames; the ground-truth methods (:meth:`true_risk`,
+    :meth:`true_action_values`, :meth:`ladder_action`) re-simulate the hidden state, which
+    regeneration from ``(n_debtors, seed, start, end, params)`` reproduces exactly.
+    """
+
+    def __init__(self, n_debtors: int, seed: int, start: dt.date, end: dt.date,
+                 params: WorldParams) -> None:
+        self.n_debtors = int(n_debtors)
+        self.seed = int(seed)
+        self.start = start
+        self.end = end
+        self.params = params
+        self.n_days = (end - start).days + 1
+        self.cal = Calendar(start, self.n_days + HORIZON_DAYS + 10)
+        from .sim import sector_shocks
+
+        n_weeks = self.cal.n_days // 7 + 2
+        self.shocks = sector_shocks(self.seed, n_weeks, HOUSEHOLD_GROUP + 1, params)
+        self.sim = Simulator(params, self.cal, self.seed, self.n_days, self.shocks)
+        self.debtors, self.invoices = draw_population(self.n_debtors, self.n_days, self.seed,
+                                                      params)
+        self._width_d = max(6, len(str(self.n_debtors)))
+        self._width_i = max(7, len(str(len(self.invoices["unit"]))))
+        self._arrow: dict[str, pa.Table] | None = None
+        self._tables: dict[str, pd.DataFrame] | None = None
+
+    # ------------------------------------------------------------------ generation
+    def _simulate(self, progress: bool) -> None:
+        st = initial_state(self.debtors, self.invoices, self.seed, np.arange(self.n_debtors))
+        log = Log()
+        self.sim.run(st, self.n_days, log, last_day=self.n_days - 1, progress=progress,
+                     desc=f"synthetic world ({self.n_debtors:,} debtors)")
+        self._arrow = self._build_tables(st, log)
+
+    def _build_tables(self, st: State, log: Log) -> dict[str, pa.Table]:
+        d, o = self.debtors, self.start
+        n = self.n_debtors
+        debtors = pa.table({
+            "debtor_id": _ids("D", np.arange(n), self._width_d),
+            "segment": _cat(("B2C", "B2B"), d["b2b"].astype(np.int64)),
+            "sector": _cat(SECTORS, d["sector"]),
+            "company_size": _cat(COMPANY_SIZES, d["size"]),
+            "department": _cat(DEPARTMENTS, d["dept"]),
+            "customer_since": _date_arr(o, d["since"]),
+            "credit_limit": pa.array(d["credit_limit"], from_pandas=True),
+            "external_score": pa.array(d["external_score"], from_pandas=True),
+            "consent_email": pa.array(d["consent"][:, 0]),
+            "consent_sms": pa.array(d["consent"][:, 1]),
+            "consent_whatsapp": pa.array(d["consent"][:, 2]),
+            "consent_phone": pa.array(d["consent"][:, 3]),
+            "language": _cat(("fr", "en"), d["lang_en"].astype(np.int64)),
+        })
+        i = st.i
+        oi = np.argsort(i["iglob"], kind="stable")
+        g = {k: v[oi] for k, v in i.items()}
+        end = self.n_days - 1
+        clip = {k: np.where(g[k] <= end, g[k], INF) for k in ("paid", "disp", "resolved",
+                                                               "legal")}
+        reason = np.where(clip["disp"] < INF, g["reason"], -1)
+        invoices = pa.table({
+            "invoice_id": _ids("I", g["iglob"], self._width_i),
+            "debtor_id": _ids("D", st.u["dglob"][g["unit"]], self._width_d),
+            "issue_date": _date_arr(o, g["issue"]),
+            "due_date": _date_arr(o, g["due"]),
+            "amount": pa.array(g["amount"]),
+            "purchase_order_ref": pa.array(g["po"]),
+            "delivery_channel": _cat(DELIVERY_CHANNELS, g["chan"]),
+            "paid_date": _date_arr(o, clip["paid"]),
+            "dispute_date": _date_arr(o, clip["disp"]),
+            "dispute_reason": _cat(DISPUTE_REASONS, reason),
+            "dispute_resolved_date": _date_arr(o, clip["resolved"]),
+            "legal_date": _date_arr(o, clip["legal"]),
+        })
+        cols = log.columns()
+        if not cols:
+            cols = dict(unit=np.zeros(0, np.int64), day=np.zeros(0, np.int32),
+                        minute=np.zeros(0, np.int16), action=np.zeros(0, np.int8),
+                        propensity=np.zeros(0), sched_day=np.zeros(0, np.int32),
+                        hour=np.zeros(0, np.int8), outcome=np.zeros(0, np.int8))
+        dglob = st.u["dglob"][cols["unit"]]
+        order = np.lexsort((dglob, cols["minute"], cols["day"]))
+        c = {k: v[order] for k, v in cols.items()}
+        dglob = dglob[order]
+        base = np.datetime64(o, "s").astype(np.int64)
+        decided = base + c["day"].astype(np.int64) * 86400 + 19 * 3600 + c["minute"].astype(np.int64) * 60
+        tz = self.cal.dept_tz[self.debtors["dept"][dglob]]
+        sday = np.minimum(c["sched_day"], self.cal.n_days - 1)
+        offs = self.cal.offset_min[tz, sday].astype(np.int64)
+        sched = base + c["sched_day"].astype(np.int64) * 86400 + c["hour"].astype(np.int64) * 3600 - offs * 60
+        wait = c["action"] == WAIT
+        ts = pa.timestamp("s", tz="UTC")
+        actions = pa.table({
+            "action_id": _ids("A", np.arange(len(order)), max(8, len(str(len(order))))),
+            "debtor_id": _ids("D", dglob, self._width_d),
+            "decided_at": pa.array(decided, type=ts),
+            "action": _cat(ACTIONS, c["action"]),
+            "scheduled_at": pa.array(np.where(wait, 0, sched), type=ts, mask=wait),
+            "propensity": pa.array(c["propensity"].astype(np.float64)),
+            "outcome": _cat(OUTCOMES, np.where(wait, -1, c["outcome"])),
+        })
+        return {"debtors": debtors, "invoices": invoices, "actions": actions}
+
+    # ------------------------------------------------------------------ tables and I/O
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The three contract tables as pandas frames (dates as ``datetime64``, UTC stamps)."""
+        if self._tables is None:
+            if self._arrow is None:
+                raise RuntimeError("world has no tables (load_world with tables=False?)")
+            self._tables = {
+                k: t.to_pandas(date_as_object=False) for k, t in self._arrow.items()
+            }
+        return self._tables
+
+    def meta(self) -> dict:
+        """What :func:`load_world` needs to rebuild the hidden state."""
+        return {
+            "format": FORMAT_VERSION,
+            "generator": "scoring.synthetic",
+            "n_debtors": self.n_debtors,
+            "seed": self.seed,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "params": self.params.to_dict(),
+        }
+
+    def write(self, out_dir: str | os.PathLike) -> Path:
+        """Write ``debtors/invoices/actions.parquet`` and ``world.json`` atomically.
+
+        Everything goes to a temporary sibling folder which is then renamed into place; a
+        failure leaves ``out_dir`` untouched (a previous version is replaced only at the end).
+        """
+        if self._arrow is None:
+            raise RuntimeError("world has no tables to write")
+        out = Path(out_dir)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            for name, table in self._arrow.items():
+                pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
+            (tmp / "world.json").write_text(json.dumps(self.meta(), indent=1))
+            old = None
+            if out.exists():
+                old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+                os.replace(out, old)
+            os.replace(tmp, out)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return out
+
+    # ------------------------------------------------------------------ ground truth helpers
+    def debtor_index(self, debtor_ids: Iterable[str]) -> np.ndarray:
+        """Global indices of debtor ids ``D000123`` (raises on unknown ids)."""
+        ids = pd.Series(list(debtor_ids), dtype="str")
+        if not ids.str.fullmatch(r"D\d+").all():
+            raise KeyError("unknown debtor id format")
+        idx = ids.str.slice(1).astype(np.int64).to_numpy()
+        if (idx < 0).any() or (idx >= self.n_debtors).any():
+            raise KeyError("debtor id out of range")
+        return idx
+
+    def _day(self, as_of: str | dt.datetime | pd.Timestamp) -> tuple[int, pd.Timestamp]:
+        ts = pd.Timestamp(as_of)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        day = (ts.date() - self.start).days
+        if not 1 <= day <= self.n_days:
+            raise ValueError(f"as_of {ts} outside the generated window {self.start}..{self.end}")
+        return day, ts
+
+    def _state_at(self, idx: np.ndarray, day: int) -> State:
+        """Exact state for the (sorted unique) debtors ``idx`` after day ``day - 1``."""
+        st = initial_state(self.debtors, self.invoices, self.seed, idx)
+        self.sim.run(st, day, None, last_day=self.n_days - 1)
+        return st
+
+    def _case_mask(self, st: State, day: int) -> np.ndarray:
+        i = st.i
+        return ((i["issue"] < day) & (i["paid"] >= INF) & (i["legal"] >= INF)
+                & (i["due"] <= day + 15))
+
+    def _slot_utc(self, dglob: np.ndarray, day: np.ndarray, hour: np.ndarray) -> np.ndarray:
+        tz = self.cal.dept_tz[self.debtors["dept"][dglob]]
+        offs = self.cal.offset_min[tz, np.minimum(day, self.cal.n_days - 1)].astype(np.int64)
+        base = np.datetime64(self.start, "s").astype(np.int64)
+        return base + day.astype(np.int64) * 86400 + hour.astype(np.int64) * 3600 - offs * 60
+
+    @staticmethod
+    def _chunks(n: int, per_item: int) -> list[slice]:
+        step = max(1, _MAX_UNITS // max(per_item, 1))
+        return [slice(a, min(a + step, n)) for a in range(0, n, step)]
+
+    # ------------------------------------------------------------------ ground truth
+    def true_risk(self, debtor_ids: Sequence[str], as_of: str | dt.datetime | pd.Timestamp,
+                  n_replicas: int = 64) -> pd.DataFrame:
+        """True default and dispute probabilities of the cases at ``as_of``.
+
+        ``p_default``: probability that some invoice open at ``as_of`` (CONTRACT §3 case
+        definition, issued before ``as_of``) is still unpaid 90 days after its due date;
+        ``p_dispute``: probability that a dispute is raised on such an invoice within 90 days
+        after ``as_of``. Both under the logging policy going forward, by Monte Carlo over
+        ``n_replicas`` replicas resumed from the exact hidden state. Debtors without an open
+        invoice get ``has_case=False`` and probabilities 0.
+        """
+        ids = list(debtor_ids)
+        idx = self.debtor_index(ids)
+        day, _ = self._day(as_of)
+        uniq, inv = np.unique(idx, return_inverse=True)
+        pdef = np.zeros(len(uniq))
+        pdis = np.zeros(len(uniq))
+        has = np.zeros(len(uniq), bool)
+        K = int(n_replicas)
+        horizon = day + 15 + 91
+        for sl in self._chunks(len(uniq), K):
+            st = self._state_at(uniq[sl], day)
+            case = self._case_mask(st, day)
+            st.i["case0"] = case
+            n = st.n_units
+            has[sl] = np.bincount(st.i["unit"][case], minlength=n) > 0
+            rst = st.take(np.repeat(np.arange(n), K), np.tile(np.arange(1, K + 1), n),
+                          self.seed)
+            self.sim.run(rst, min(horizon, self.cal.n_days - 8), None,
+                         last_day=self.cal.n_days - 8)
+            i = rst.i
+            c = i["case0"]
+            dflt = c & (i["paid"] > i["due"] + 90)
+            disp = c & (i["disp"] >= day) & (i["disp"] < day + 90)
+            nu = rst.n_units
+            d_u = np.bincount(i["unit"][dflt], minlength=nu) > 0
+            s_u = np.bincount(i["unit"][disp], minlength=nu) > 0
+            pdef[sl] = d_u.reshape(n, K).mean(axis=1)
+            pdis[sl] = s_u.reshape(n, K).mean(axis=1)
+        return pd.DataFrame({
+            "debtor_id": pd.Series(ids, dtype="str"),
+            "p_default": pdef[inv],
+            "p_dispute": pdis[inv],
+            "has_case": has[inv],
+        })
+
+    def true_action_values(
+        self,
+        debtor_ids: Sequence[str],
+        as_of: str | dt.datetime | pd.Timestamp,
+        actions: Sequence[str] | None = None,
+        slots: Sequence[pd.Timestamp] | None = None,
+        costs: dict[str, float] | None = None,
+        penalty: float = 50.0,
+        n_replicas: int = 32,
+    ) -> pd.DataFrame:
+        """True expected 14-day reward of each action at each slot, then the logging policy.
+
+        Reward (CONTRACT §3): amount paid within 14 days of ``as_of`` on the debtor's invoices
+        open at ``as_of``, minus the action's cost, minus ``penalty`` per dispute or complaint
+        raised within the 14 days. Monte Carlo with common random numbers across actions and
+        slots (replica r uses the same random streams for every action).
+
+        ``slots``: timestamps applied to every debtor (converted to the debtor's local day and
+        hour); by default each of the next 7 local days at 09:00, 12:00, 15:00 and 18:00,
+        keeping slots after ``as_of``. ``wait`` gets one row with ``scheduled_at`` null.
+        The ``compliant`` column says whether the action at that slot satisfies CONTRACT §4.
+        """
+        acts = [ACTION_CODE[a] for a in (actions if actions is not None else ACTIONS)]
+        cost = dict(DEFAULT_COSTS)
+        if costs:
+            cost.update(costs)
+        cost_arr = np.array([cost[a] for a in ACTIONS])
+        ids = list(debtor_ids)
+        idx = self.debtor_index(ids)
+        day, ts = self._day(as_of)
+        uniq, first_pos = np.unique(idx, return_index=True)
+        K = int(n_replicas)
+        as_of_s = int(ts.value // 10**9)
+        # candidate slots, per debtor: local (day, hour)
+        if slots is None:
+            s_day = day + np.repeat(np.arange(7), len(DEFAULT_SLOT_HOURS))
+            s_hour = np.tile(np.asarray(DEFAULT_SLOT_HOURS), 7)
+            s_day = np.broadcast_to(s_day, (len(uniq), len(s_day)))
+            s_hour = np.broadcast_to(s_hour, s_day.shape)
+        else:
+            stamps = np.array([pd.Timestamp(s).tz_convert("UTC").value // 10**9 for s in slots],
+                              dtype=np.int64)
+            tz = self.cal.dept_tz[self.debtors["dept"][uniq]]
+            base = np.datetime64(self.start, "s").astype(np.int64)
+            rel = stamps[None, :] - base
+            d0 = rel // 86400
+            offs = self.cal.offset_min[tz[:, None], np.clip(d0, 0, self.cal.n_days - 1)]
+            local = rel + offs.astype(np.int64) * 60
+            s_day = local // 86400
+            s_hour = (local % 86400) // 3600
+        n_slots = s_day.shape[1]
+        var_act, var_slot = [], []
+        for a in acts:
+            if a == WAIT:
+                var_act.append(WAIT)
+                var_slot.append(-1)
+            else:
+                var_act += [a] * n_slots
+                var_slot += list(range(n_slots))
+        var_act = np.array(var_act, np.int64)
+        var_slot = np.array(var_slot, np.int64)
+        nv = len(var_act)
+        frames = []
+        st_all = self._state_at(uniq, day)
+        case_all = self._case_mask(st_all, day)
+        st_all.i["case0"] = case_all
+        has_all = np.bincount(st_all.i["unit"][case_all], minlength=st_all.n_units) > 0
+        # state as the deciding software sees it at as_of (= evening of day-1)
+        agg_all = self.sim._aggregates(st_all, day - 1)
+        al_all, f_all, fp_all = self.sim.allowed_actions(
+            st_all, np.arange(st_all.n_units), day - 1, agg_all, self.cal.n_days - 8,
+            compliance_only=True)
+        for sl in self._chunks(len(uniq), nv * K):
+            dg = uniq[sl]
+            sub = np.arange(len(uniq))[sl]
+            n = len(sub)
+            has = has_all[sub]
+            al, f, fp = al_all[sub], f_all[sub], fp_all[sub]
+            st = st_all
+            # per unit x variant x replica
+            units = np.repeat(np.arange(n), nv * K)
+            reps = np.tile(np.arange(1, K + 1), n * nv)
+            rst = st.take(sub[units], reps, self.seed)
+            va = np.tile(np.repeat(var_act, K), n)
+            vs = np.tile(np.repeat(var_slot, K), n)
+            sd = s_day[sl][units, np.maximum(vs, 0)]
+            sh = s_hour[sl][units, np.maximum(vs, 0)]
+            u = rst.u
+            dpd = agg_all["maxdpd"][sub][units]
+            stage = np.where(has[units], (dpd[:, None] >= STAGE_DPD[None, :]).sum(axis=1) - 1,
+                             -1)
+            contact = va != WAIT
+            u["pend_day"][:] = np.where(contact, sd, INF)
+            u["pend_act"][:] = va
+            u["pend_hour"][:] = np.clip(sh, 0, 23)
+            u["pend_row"][:] = -1
+            u["next_dec"][:] = np.where(contact, sd + 1, day + 7)
+            u["last_stage"][:] = stage
+            u["last_dec"][:] = day
+            u["last_review"][va == DISPUTE_REVIEW] = day
+            u["n_complaints"][:] = 0
+            u["n_disputes"][:] = 0
+            self.sim.run(rst, day + 14, None, last_day=self.cal.n_days - 8)
+            i = rst.i
+            paid = i["case0"] & (i["paid"] >= day) & (i["paid"] < day + 14)
+            amt = np.bincount(i["unit"][paid], weights=i["amount"][paid], minlength=rst.n_units)
+            bad = u["n_complaints"] + u["n_disputes"]
+            reward = amt - cost_arr[va] - penalty * bad
+            R = reward.reshape(n, nv, K).mean(axis=2)
+            P = (bad > 0).reshape(n, nv, K).mean(axis=2)
+            # compliance of each (unit, variant)
+            vd = s_day[sl][:, np.maximum(var_slot, 0)]  # [n, nv]
+            vh = s_hour[sl][:, np.maximum(var_slot, 0)]
+            k = vd - day  # offset 0..6 in the feasible-day matrices (days day..day+6)
+            kin = (k >= 0) & (k < 7)
+            kc = np.clip(k, 0, 6)
+            rows = np.arange(n)[:, None]
+            is_ph = (var_act == PHONE)[None, :]
+            day_ok = np.where(is_ph, fp[rows, kc], f[rows, kc]) & kin
+            hour_ok = (vh >= 8) & (vh < 20)
+            hour_ok &= ~is_ph | phone_hour_ok(st.u["b2b"][sub][:, None], vh)
+            utc = self._slot_utc(dg[:, None], vd, vh)
+            later = utc > as_of_s
+            comp = al[:, var_act] & day_ok & hour_ok & later
+            comp[:, var_act == WAIT] = True
+            frames.append(pd.DataFrame({
+                "debtor_idx": np.repeat(dg, nv),
+                "action": np.tile(np.asarray(ACTIONS, dtype=object)[var_act], n),
+                "scheduled_s": np.where(np.tile(var_act == WAIT, n), NEG, utc.ravel()),
+                "expected_reward": R.ravel(),
+                "p_dispute_or_complaint": P.ravel(),
+                "compliant": comp.ravel(),
+                "has_case": np.repeat(has, nv),
+                "later": np.where(np.tile(var_act == WAIT, n), True, later.ravel()),
+            }))
+        res = pd.concat(frames, ignore_index=True)
+        if slots is None:
+            res = res[res["later"]]
+        res = res.drop(columns="later")
+        sched = pd.to_datetime(res["scheduled_s"].where(res["scheduled_s"] > NEG), unit="s",
+                               utc=True)
+        out = pd.DataFrame({
+            "debtor_idx": res["debtor_idx"].to_numpy(),
+            "action": res["action"].astype("str").to_numpy(),
+            "scheduled_at": sched.to_numpy(),
+            "expected_reward": res["expected_reward"].to_numpy(),
+            "p_dispute_or_complaint": res["p_dispute_or_complaint"].to_numpy(),
+            "compliant": res["compliant"].to_numpy(),
+            "has_case": res["has_case"].to_numpy(),
+        })
+        # restore the caller's order of debtors
+        order = {g: k for k, g in enumerate(idx[np.sort(first_pos)])}
+        out["_o"] = out["debtor_idx"].map(order)
+        out = out.sort_values(["_o"], kind="stable").drop(columns="_o")
+        out.insert(0, "debtor_id", _ids("D", out["debtor_idx"].to_numpy(), self._width_d)
+                   .to_pandas())
+        out["scheduled_at"] = pd.to_datetime(out["scheduled_at"], utc=True)
+        return out.drop(columns="debtor_idx").reset_index(drop=True)
+
+    def ladder_action(self, debtor_ids: Sequence[str],
+                      as_of: str | dt.datetime | pd.Timestamp) -> pd.DataFrame:
+        """The logging policy's greedy (no exploration) choice at ``as_of`` for each debtor.
+
+        Returns ``debtor_id, action, scheduled_at, has_case`` (``wait`` has no slot; debtors
+        without a case get ``wait``). The slot is the first compliant day and the policy's
+        randomised hour.
+        """
+        ids = list(debtor_ids)
+        idx = self.debtor_index(ids)
+        day, _ = self._day(as_of)
+        uniq, inv = np.unique(idx, return_inverse=True)
+        st = self._state_at(uniq, day)
+        t = day - 1
+        agg = self.sim._aggregates(st, t)
+        D = np.arange(st.n_units)
+        al, f, fp = self.sim.allowed_actions(st, D, t, agg, self.cal.n_days - 8)
+        act = self.sim.ladder(st, D, t, agg, al)
+        act = np.where(agg["has_case"], act, WAIT)
+        feas = np.where((act == PHONE)[:, None], fp, f)
+        sday = (t + 1 + np.argmax(feas, axis=1)).astype(np.int64)
+        _, hour = self.sim.choose_slot(st, D, t, act, f, fp, st.u["dkey"])
+        utc = self._slot_utc(uniq, sday, hour.astype(np.int64))
+        sched = pd.to_datetime(pd.Series(np.where(act == WAIT, np.nan, utc.astype(float))),
+                               unit="s", utc=True)
+        return pd.DataFrame({
+            "debtor_id": pd.Series(ids, dtype="str"),
+            "action": pd.Series(np.asarray(ACTIONS, dtype=object)[act][inv], dtype="str"),
+            "scheduled_at": sched.to_numpy()[inv],
+            "has_case": agg["has_case"][inv],
+        }).assign(scheduled_at=lambda x: pd.to_datetime(x["scheduled_at"], utc=True))
+
+
+def generate(n_debtors: int, seed: int = 0, start: str | dt.date = DEFAULT_START,
+             end: str | dt.date = DEFAULT_END, params: WorldParams | None = None,
+             progress: bool = True) -> SyntheticWorld:
+    """Generate a synthetic world of ``n_debtors`` debtors over ``start .. end`` (inclusive).
+
+    Deterministic: the same arguments give byte-identical tables.
+    """
+    s, e = _to_date(start), _to_date(end)
+    if e <= s:
+        raise ValueError("end must be after start")
+    w = SyntheticWorld(n_debtors, seed, s, e, params or WorldParams())
+    w._simulate(progress)
+    return w
+
+
+def load_world(data_dir: str | os.PathLike, tables: bool = True) -> SyntheticWorld:
+    """Rebuild a world written by :meth:`SyntheticWorld.write` (hidden state regenerated).
+
+    With ``tables=True`` the Parquet tables are read back as :attr:`SyntheticWorld.tables`.
+    """
+    d = Path(data_dir)
+    meta = json.loads((d / "world.json").read_text())
+    if meta.get("format") != FORMAT_VERSION:
+        raise ValueError(f"unsupported world format {meta.get('format')}")
+    w = SyntheticWorld(meta["n_debtors"], meta["seed"], _to_date(meta["start"]),
+                       _to_date(meta["end"]), WorldParams.from_dict(meta["params"]))
+    if tables:
+        w._arrow = {k: pq.read_table(d / f"{k}.parquet") for k in ("debtors", "invoices",
+                                                                   "actions")}
+    return w
+
+
+def write_sample(out: str | os.PathLike = "data/synthetic/sample", n: int = 400,
+                 seed: int = 7) -> Path:
+    """Generate and write the small committed sample data set."""
+    return generate(n, seed=seed, progress=False).write(out)

@@ -1,0 +1,190 @@
+"""Training end to end on the small sample, and behaviour of the trained models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scoring.explain import reason_text, top_reasons
+
+
+def test_contributions_are_additive(trained):
+    X = trained.ts.X.iloc[:300]
+    for model in trained.result.models.values():
+        contrib, base = model.contributions(X)
+        np.testing.assert_allclose(contrib.sum(axis=1) + base, model.raw_score(X), atol=1e-6)
+        p, c2, b2 = model.predict_with_contributions(X)
+        np.testing.assert_allclose(p, model.predict_proba(X), atol=1e-12)
+
+
+def test_more_days_past_due_never_lowers_default_risk(trained):
+    model = trained.result.models["default_risk"]
+    X = trained.ts.X.iloc[:200].copy()
+    base = model.predict_proba(X)
+    for shift in (1, 7, 30, 90):
+        later = X.copy()
+        later["max_days_past_due"] = later["max_days_past_due"] + shift
+        later["mean_days_past_due"] = later["mean_days_past_due"] + shift
+        assert (model.predict_proba(later) >= base - 1e-12).all()
+
+
+def test_larger_share_paid_late_never_lowers_default_risk(trained):
+    model = trained.result.models["default_risk"]
+    X = trained.ts.X.iloc[:200].copy()
+    lo, hi = X.copy(), X.copy()
+    lo["share_paid_late"], hi["share_paid_late"] = 0.1, 0.9
+    assert (model.predict_proba(hi) >= model.predict_proba(lo) - 1e-12).all()
+
+
+def test_debtor_id_never_changes_a_score(trained):
+    from scoring.cases import CaseSet
+    from scoring.features import features
+
+    cs = trained.ts.cases.take(np.arange(50))
+    renamed = CaseSet(
+        cs.cases.assign(debtor_id=[f"X{i}" for i in range(len(cs))]), cs.invoices, cs.actions
+    )
+    for model in trained.result.models.values():
+        np.testing.assert_array_equal(
+            model.predict_proba(features(cs)), model.predict_proba(features(renamed))
+        )
+
+
+def test_models_beat_chance_and_are_calibrated(trained):
+    m = trained.result.metrics
+    assert m["default_risk_test_roc_auc"] > 0.6
+    assert m["dispute_risk_test_roc_auc"] > 0.55
+    assert m["default_risk_test_ece"] < 0.1
+
+
+def test_smallest_model_within_tolerance(trained):
+    for model in trained.result.models.values():
+        assert model.info["valid_auc"] >= model.info["best_valid_auc"] - 0.002 - 1e-12
+
+
+def test_registered_as_challenger_and_first_is_champion(trained):
+    from mlflow import MlflowClient
+
+    from scoring import registry
+
+    client = MlflowClient()
+    for key, version in trained.result.versions.items():
+        name = registry.registered_name(key)
+        assert int(client.get_model_version_by_alias(name, "challenger").version) == version
+        assert int(client.get_model_version_by_alias(name, "champion").version) == 1
+        hist = registry.promotion_history(key)
+        assert hist and hist[0]["reason"] == "first version ever trained"
+
+
+def test_pyfunc_serves_probabilities(trained):
+    import mlflow.pyfunc
+
+    from scoring import registry
+
+    name = registry.registered_name("default_risk")
+    pyf = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+    X = trained.ts.X.iloc[:20]
+    out = pyf.predict(registry.signature_frame(X))
+    np.testing.assert_allclose(
+        out["probability"].to_numpy(),
+        trained.result.models["default_risk"].predict_proba(X),
+        atol=1e-9,
+    )
+
+
+def test_reason_texts_use_the_case_values(trained):
+    model = trained.result.models["default_risk"]
+    X = trained.ts.X.iloc[:5]
+    contrib, _ = model.contributions(X)
+    for lang in ("fr", "en"):
+        reasons = top_reasons("default_risk", contrib, X, model.feature_names, k=3, lang=lang)
+        assert len(reasons) == 5 and all(len(r) == 3 for r in reasons)
+        assert all(r.code.startswith("DEFAULT.") for r in reasons[0])
+    assert reason_text("last5_n_late", 4.0, "en") == "4 of the last 5 invoices paid late"
+    assert reason_text("last5_n_late", 4.0, "fr") == "4 des 5 dernières factures payées en retard"
+    assert "purchase-order" in reason_text("share_no_po_ref", 1.0, "en")
+
+
+def test_promotion_rule(trained, monkeypatch):
+    from mlflow import MlflowClient
+
+    from scoring import registry
+
+    client = MlflowClient()
+    name = registry.registered_name("dispute_risk")
+    # a second, worse version: not promoted unless forced
+    v1 = client.get_model_version(name, "1")
+    mv = client.create_model_version(name, v1.source, run_id=v1.run_id)
+    client.set_model_version_tag(name, mv.version, "test_roc_auc", "0.5")
+    client.set_registered_model_alias(name, "challenger", mv.version)
+    (d,) = registry.promote(("dispute_risk",), who="analyst")
+    assert not d.promoted and "not promoted" in d.reason
+    (d,) = registry.promote(("dispute_risk",), force=True, who="analyst", note="test")
+    assert d.promoted
+    assert int(client.get_model_version_by_alias(name, "champion").version) == int(mv.version)
+    hist = registry.promotion_history("dispute_risk")
+    assert (
+        hist[-1]["by"] == "analyst" and hist[-1]["previous"] == 1 and "forced" in hist[-1]["reason"]
+    )
+
+
+def test_failed_training_registers_nothing(tmp_path, mlflow_home, raw_tables):
+    import mlflow
+    from mlflow import MlflowClient
+
+    from scoring.contract import ContractError
+    from scoring.pipeline import train
+
+    bad = raw_tables
+    bad["invoices"].loc[0, "amount"] = -1.0
+    for name, df in bad.items():
+        df.to_csv(tmp_path / f"{name}.csv", index=False)
+    before = {
+        m.name: len(MlflowClient().search_model_versions(f"name='{m.name}'"))
+        for m in MlflowClient().search_registered_models()
+    }
+    with pytest.raises(ContractError):
+        train(tmp_path, trials=1, progress=False)
+    runs = mlflow.search_runs(
+        experiment_names=["debt-collection"], order_by=["start_time DESC"], max_results=1
+    )
+    assert runs.iloc[0]["status"] == "FAILED"
+    after = {
+        m.name: len(MlflowClient().search_model_versions(f"name='{m.name}'"))
+        for m in MlflowClient().search_registered_models()
+    }
+    assert before == after
+
+
+def test_too_little_data_is_a_clear_error(tmp_path, mlflow_home, raw_tables):
+    from scoring.models.dataset import TrainingDataError
+    from scoring.pipeline import train
+
+    for name, df in raw_tables.items():
+        df.to_csv(tmp_path / f"{name}.csv", index=False)
+    with pytest.raises(TrainingDataError, match="cannot train|too little time"):
+        train(tmp_path, trials=1, progress=False)
+
+
+def test_cli_train_reports_failure(tmp_path, mlflow_home, raw_tables):
+    from typer.testing import CliRunner
+
+    from scoring.cli import app
+
+    for name, df in raw_tables.items():
+        df.to_csv(tmp_path / f"{name}.csv", index=False)
+    res = CliRunner().invoke(
+        app, ["train", "--data", str(tmp_path), "--trials", "1", "--no-progress"]
+    )
+    assert res.exit_code == 1
+    assert "nothing registered" in res.output
+
+
+def test_training_periods_are_ordered_in_time(trained):
+    meta = trained.ts.meta
+    spans = meta.groupby("period", observed=True)["as_of"].agg(["min", "max"])
+    order = ["train", "valid", "calib", "test"]
+    for a, b in zip(order, order[1:], strict=False):
+        assert spans.loc[a, "max"] < spans.loc[b, "min"]
+    assert isinstance(meta["as_of"].iloc[0], pd.Timestamp)
