@@ -59,8 +59,11 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.no_truth:
         inv = tables["invoices"]
         as_of = "2026-03-02T08:00:00Z"
-        ids = (inv[(inv["paid_date"].isna()) | (inv["paid_date"] >= "2026-03-02")]
-               ["debtor_id"].drop_duplicates().iloc[:200].tolist())
+        t = np.datetime64("2026-03-02")
+        case = ((inv["issue_date"] < t) & (inv["paid_date"].isna() | (inv["paid_date"] >= t))
+                & (inv["legal_date"].isna() | (inv["legal_date"] >= t))
+                & (inv["due_date"] <= t + np.timedelta64(15, "D")))
+        ids = inv.loc[case, "debtor_id"].drop_duplicates().iloc[:200].tolist()
         t0 = time.perf_counter()
         risk = world.true_risk(ids, as_of, n_replicas=64)
         truth["true_risk_200_debtors_s"] = round(time.perf_counter() - t0, 2)

@@ -458,61 +458,117 @@ def open_invoice_mask(inv: pd.DataFrame, day: pd.Timestamp | pd.Series) -> pd.Se
     ).astype(bool)
 
 
-def _history(inv: pd.DataFrame, day: pd.Timestamp, debtor_ids: pd.Index) -> pd.DataFrame:
-    """Payment-history summary per debtor from invoices, as known before ``day``."""
+def _history(m: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Payment-history summary per request ``rid`` from (request x invoice) rows ``m``.
+
+    ``m`` holds each request's invoices with the request's calendar ``day``; only facts dated
+    before that day are used.
+    """
+    day = m["day"]
     year_ago = day - pd.Timedelta(days=365)
-    issued = inv[inv["issue_date"] < day]
-    paid = issued[(issued["paid_date"] < day).fillna(False)]
+    issued_mask = m["issue_date"] < day
+    paid_mask = issued_mask & (m["paid_date"] < day).fillna(False)
+    paid = m[paid_mask]
     late_days = (paid["paid_date"] - paid["due_date"]).dt.days.clip(lower=0).astype("float64")
     paid = paid.assign(
-        late_days=late_days, late=late_days > 0, recent=paid["paid_date"] >= year_ago
+        late_days=late_days, late=late_days > 0, recent=paid["paid_date"] >= year_ago[paid_mask]
     )
-    g = paid.groupby("debtor_id", observed=True)
-    h = pd.DataFrame(index=debtor_ids)
-    h["n_invoices"] = issued.groupby("debtor_id", observed=True).size()
-    h["mean_invoice_amount"] = issued.groupby("debtor_id", observed=True)["amount"].mean()
+    h = pd.DataFrame(index=pd.RangeIndex(n))
+    issued = m[issued_mask]
+    gi = issued.groupby("rid")
+    h["n_invoices"] = gi.size()
+    h["mean_invoice_amount"] = gi["amount"].mean()
+    g = paid.groupby("rid")
     h["n_paid"] = g.size()
     h["n_paid_late"] = g["late"].sum()
-    rec = paid[paid["recent"]].groupby("debtor_id", observed=True)
+    rec = paid[paid["recent"]].groupby("rid")
     h["n_paid_12m"] = rec.size()
     h["n_paid_late_12m"] = rec["late"].sum()
     h["amount_paid_12m"] = rec["amount"].sum()
     h["mean_days_late"] = g["late_days"].mean()
     h["max_days_late"] = g["late_days"].max()
     h["last_payment_date"] = g["paid_date"].max()
-    last5 = (
-        paid.sort_values(["debtor_id", "paid_date", "due_date"])
-        .groupby("debtor_id", observed=True)
-        .tail(5)
-    )
-    g5 = last5.groupby("debtor_id", observed=True)
+    last5 = paid.sort_values(["rid", "paid_date", "due_date", "invoice_id"]).groupby("rid").tail(5)
+    g5 = last5.groupby("rid")
     h["last5_n"] = g5.size()
     h["last5_n_late"] = g5["late"].sum()
-    disp = issued[(issued["dispute_date"] < day).fillna(False)]
-    h["n_disputes"] = disp.groupby("debtor_id", observed=True).size()
-    h["n_disputes_12m"] = (
-        disp[disp["dispute_date"] >= year_ago].groupby("debtor_id", observed=True).size()
-    )
-    h["n_legal"] = (
-        issued[(issued["legal_date"] < day).fillna(False)]
-        .groupby("debtor_id", observed=True)
-        .size()
-    )
+    disp_mask = issued_mask & (m["dispute_date"] < day).fillna(False)
+    disp = m[disp_mask]
+    h["n_disputes"] = disp.groupby("rid").size()
+    h["n_disputes_12m"] = disp[disp["dispute_date"] >= year_ago[disp_mask]].groupby("rid").size()
+    h["n_legal"] = m[issued_mask & (m["legal_date"] < day).fillna(False)].groupby("rid").size()
     ints = [
-        "n_invoices",
-        "n_paid",
-        "n_paid_late",
-        "n_paid_12m",
-        "n_paid_late_12m",
-        "last5_n",
-        "last5_n_late",
-        "n_disputes",
-        "n_disputes_12m",
-        "n_legal",
-    ]
+        "n_invoices", "n_paid", "n_paid_late", "n_paid_12m", "n_paid_late_12m", "last5_n",
+        "last5_n_late", "n_disputes", "n_disputes_12m", "n_legal",
+    ]  # fmt: skip
     h[ints] = h[ints].fillna(0).astype("int64")
     h["amount_paid_12m"] = h["amount_paid_12m"].fillna(0.0)
     return h
+
+
+def build_cases_at(
+    tables: dict[str, pd.DataFrame], requests: pd.DataFrame
+) -> tuple[CaseSet, np.ndarray]:
+    """Cases for (``debtor_id``, ``as_of``) requests, each at its own instant.
+
+    Returns the cases of the requests whose debtor had open invoices at that instant (in request
+    order) and the positions of those requests. Only facts known before each request's
+    ``as_of`` are used.
+    """
+    as_of = pd.Series(requests["as_of"]).reset_index(drop=True)
+    req = pd.DataFrame(
+        {
+            "debtor_id": pd.Series(requests["debtor_id"]).astype("string").reset_index(drop=True),
+            "as_of": pd.to_datetime(as_of, utc=True).astype("datetime64[ns, UTC]"),
+        }
+    )
+    req["day"] = as_of_day(req["as_of"])
+    req["rid"] = np.arange(len(req))
+    inv = tables["invoices"]
+    m = req[["rid", "debtor_id", "day"]].merge(inv, on="debtor_id", how="inner")
+    open_mask = open_invoice_mask(m, m["day"])
+    has_open = np.bincount(m["rid"].to_numpy()[open_mask.to_numpy()], minlength=len(req)) > 0
+    kept = np.flatnonzero(has_open)
+    pos = np.full(len(req), -1, dtype=np.int64)
+    pos[kept] = np.arange(len(kept))
+
+    hist = _history(m[m["rid"].isin(kept)], len(req)).iloc[kept]
+    debtors = tables["debtors"].set_index("debtor_id")
+    d = debtors.loc[req["debtor_id"].to_numpy()[kept], [c for c in DEBTOR_COLS if c != "debtor_id"]]
+    cases = pd.concat(
+        [
+            req.iloc[kept][["as_of", "debtor_id"]].reset_index(drop=True),
+            d.reset_index(drop=True),
+            hist.reset_index(drop=True)[HISTORY_COLS],
+        ],
+        axis=1,
+    )
+    cases = _typed_cases(cases[["as_of", *DEBTOR_COLS, *HISTORY_COLS]])
+
+    oi = m[open_mask].copy()
+    day = oi["day"]
+    known_dispute = (oi["dispute_date"] < day).fillna(False)
+    oi["dispute_date"] = oi["dispute_date"].where(known_dispute)
+    oi["dispute_reason"] = oi["dispute_reason"].where(known_dispute)
+    oi["dispute_resolved_date"] = oi["dispute_resolved_date"].where(
+        (oi["dispute_resolved_date"] < day).fillna(False)
+    )
+    oi["case"] = pos[oi["rid"].to_numpy()]
+    oi = oi.sort_values(["case", "due_date", "invoice_id"], kind="stable")
+    invoices = _typed_invoices(oi[["case", *INVOICE_COLS]])
+
+    act = req.iloc[kept][["rid", "debtor_id", "as_of"]].merge(
+        tables["actions"].drop(columns=["as_of"], errors="ignore"), on="debtor_id", how="inner"
+    )
+    lo = act["as_of"] - pd.Timedelta(days=RECENT_ACTION_DAYS)
+    act = act[(act["decided_at"] < act["as_of"]) & (act["decided_at"] >= lo)].copy()
+    # what happened after as_of is not known yet: a contact scheduled later has no outcome yet
+    pending = ~(act["scheduled_at"] < act["as_of"]).fillna(False)
+    act["outcome"] = act["outcome"].where(~pending)
+    act["case"] = pos[act["rid"].to_numpy()]
+    act = act.sort_values(["case", "decided_at", "action_id"], kind="stable")
+    actions = _typed_actions(act[["case", *ACTION_COLS]])
+    return CaseSet(cases, invoices, actions), kept
 
 
 def build_cases(
@@ -522,51 +578,17 @@ def build_cases(
 
     Only facts known before ``as_of`` enter a case: later payments, disputes, resolutions and
     actions are masked, so the result is the same whether or not the tables hold later rows.
+    Cases are ordered by debtor id.
     """
     ts = _to_utc(as_of)
     day = as_of_day(ts)
     inv = tables["invoices"]
-    debtors = tables["debtors"]
     if debtor_ids is not None:
-        keep = pd.Index(list(debtor_ids))
-        inv = inv[inv["debtor_id"].isin(keep)]
-        debtors = debtors[debtors["debtor_id"].isin(keep)]
-    open_mask = open_invoice_mask(inv, day)
-    open_inv = inv[open_mask]
-    case_debtors = pd.Index(open_inv["debtor_id"].unique()).sort_values()
-    d = debtors.set_index("debtor_id").loc[case_debtors]
-    inv_hist = inv[inv["debtor_id"].isin(case_debtors)]
-    hist = _history(inv_hist, day, case_debtors)
-
-    cases = d[[c for c in DEBTOR_COLS if c != "debtor_id"]].join(hist[HISTORY_COLS])
-    cases = cases.reset_index().rename(columns={"index": "debtor_id"})
-    cases.insert(0, "as_of", ts)
-    cases = _typed_cases(cases[["as_of", *DEBTOR_COLS, *HISTORY_COLS]])
-    pos = pd.Series(np.arange(len(cases)), index=case_debtors)
-
-    oi = open_inv.copy()
-    known_dispute = (oi["dispute_date"] < day).fillna(False)
-    oi["dispute_date"] = oi["dispute_date"].where(known_dispute)
-    oi["dispute_reason"] = oi["dispute_reason"].where(known_dispute)
-    oi["dispute_resolved_date"] = oi["dispute_resolved_date"].where(
-        (oi["dispute_resolved_date"] < day).fillna(False)
-    )
-    oi["case"] = pos.loc[oi["debtor_id"].to_numpy()].to_numpy()
-    oi = oi.sort_values(["case", "due_date", "invoice_id"], kind="stable")
-    invoices = _typed_invoices(oi[["case", *INVOICE_COLS]])
-
-    act = tables["actions"]
-    lo = ts - pd.Timedelta(days=RECENT_ACTION_DAYS)
-    act = act[
-        (act["decided_at"] < ts) & (act["decided_at"] >= lo) & act["debtor_id"].isin(case_debtors)
-    ].copy()
-    # what happened after as_of is not known yet: a contact scheduled later has no outcome yet
-    pending = ~(act["scheduled_at"] < ts).fillna(False)
-    act["outcome"] = act["outcome"].where(~pending)
-    act["case"] = pos.loc[act["debtor_id"].to_numpy()].to_numpy()
-    act = act.sort_values(["case", "decided_at", "action_id"], kind="stable")
-    actions = _typed_actions(act[["case", *ACTION_COLS]])
-    return CaseSet(cases, invoices, actions)
+        inv = inv[inv["debtor_id"].isin(pd.Index(list(debtor_ids)))]
+    ids = inv.loc[open_invoice_mask(inv, day), "debtor_id"].unique()
+    ids = np.sort(np.asarray(ids, dtype=object))
+    cs, _ = build_cases_at(tables, pd.DataFrame({"debtor_id": ids, "as_of": ts}))
+    return cs
 
 
 def build_cases_many(

@@ -57,7 +57,7 @@ def train(
     timeout: float | None = None,
     progress: bool = True,
     register: bool = True,
-    with_policy: bool = False,
+    with_policy: bool = True,
 ) -> TrainResult:
     """Train every model from a data set, log the run to MLflow and register new versions.
 

@@ -248,3 +248,67 @@ def markdown_to_html(md: str, title: str) -> str:
 def write_text(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def plot_action_mix(mix: pd.DataFrame, path: Path) -> Path:
+    """Share of each action: logging policy vs the new policy, on held-out decisions."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    mix.sort_index().plot.barh(ax=ax)
+    ax.set(xlabel="share of decisions", title="action mix on held-out decisions")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_reach_heatmap(reach: pd.DataFrame, path: Path, bucket: str = "0-29") -> Path:
+    """Learned probability of reaching the debtor by weekday and hour, per channel and segment."""
+    plt = _plt()
+    channels = ["email_reminder", "sms_reminder", "whatsapp_reminder", "phone_call"]
+    fig, axes = plt.subplots(
+        2, len(channels), figsize=(4 * len(channels), 6), sharex=True, sharey=True
+    )
+    sub = reach[(reach["dpd_bucket"] == bucket) & reach["slot_hour"].between(8, 19)]
+    for i, seg in enumerate(["B2B", "B2C"]):
+        for j, ch in enumerate(channels):
+            t = sub[(sub["segment"] == seg) & (sub["action"] == ch)].pivot(
+                index="slot_weekday", columns="slot_hour", values="p_reach"
+            )
+            ax = axes[i, j]
+            im = ax.imshow(
+                t.to_numpy(),
+                aspect="auto",
+                vmin=0,
+                vmax=1,
+                cmap="viridis",
+                extent=(7.5, 19.5, 6.5, -0.5),
+            )
+            ax.set_title(f"{seg} {ch.replace('_reminder', '')}")
+            ax.set_yticks(range(7), ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])
+            if i == 1:
+                ax.set_xlabel("local hour")
+    fig.colorbar(im, ax=axes, shrink=0.7, label="P(reached)")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_ope(est: dict, path: Path) -> Path:
+    """Off-policy estimates of the value per decision with their confidence intervals."""
+    plt = _plt()
+    names = ["logging", "ips", "snips", "dr", "dm"]
+    vals = [est[n] for n in names]
+    err = [
+        [est[n] - est[f"{n}_ci_low"] for n in names],
+        [est[f"{n}_ci_high"] - est[n] for n in names],
+    ]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.bar(names, vals, yerr=err, capsize=4, color=["grey", "C0", "C0", "C1", "C2"])
+    ax.set(
+        ylabel="EUR per decision (14-day reward)", title="logging policy vs new policy (off-policy)"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

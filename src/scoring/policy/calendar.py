@@ -111,6 +111,8 @@ def utc_to_local_ns(utc_ns: np.ndarray, tz_code: np.ndarray) -> np.ndarray:
     """
     utc_ns = np.asarray(utc_ns, dtype=np.int64)
     tz_code = np.asarray(tz_code, dtype=np.int64)
+    if utc_ns.size == 0:
+        return utc_ns.copy()
     valid = utc_ns != NAT
     all_valid = bool(valid.all())
     if not all_valid and not valid.any():

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import rng as R
 from .calendar import Calendar
+from .params import COMPLAINT as OUT_COMPLAINT
 from .params import (
     DISPUTE_RAISED,
     DISPUTE_REVIEW,
@@ -41,7 +42,6 @@ from .params import (
     WHATSAPP,
     WorldParams,
 )
-from .params import COMPLAINT as OUT_COMPLAINT
 
 INF = 1 << 30
 NEG = -(1 << 30)
@@ -481,10 +481,11 @@ class Simulator:
                 & (u["last_late_pay"][idx] < t - RELIABLE_LATE_WINDOW))
 
     def feasible_days(self, u: dict, D: np.ndarray, t: int, reliable: np.ndarray,
-                      last_day: int) -> tuple[np.ndarray, np.ndarray]:
-        """Boolean ``[len(D), 7]`` matrices of compliant contact days t+1..t+7 (any, phone)."""
+                      last_day: int, n_ahead: int = 7) -> tuple[np.ndarray, np.ndarray]:
+        """Boolean ``[len(D), n_ahead]`` matrices of compliant contact days from t+1 (any
+        contact, phone call)."""
         cal = self.cal
-        ks = t + 1 + np.arange(7)
+        ks = t + 1 + np.arange(n_ahead)
         ks_c = np.minimum(ks, cal.n_days - 1)
         off = cal.off[u["dept"][D][:, None], ks_c[None, :]]
         cr = u["c_ring"][D]
@@ -498,7 +499,7 @@ class Simulator:
         return f, fp
 
     def allowed_actions(self, st: State, D: np.ndarray, t: int, agg: dict,
-                        last_day: int, compliance_only: bool = False
+                        last_day: int, compliance_only: bool = False, n_ahead: int = 7
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Actions the logging policy may take for units ``D`` at the evening of day ``t``.
 
@@ -508,7 +509,7 @@ class Simulator:
         """
         u = st.u
         rel = self._reliable(u, D, t)
-        f, fp = self.feasible_days(u, D, t, rel, last_day)
+        f, fp = self.feasible_days(u, D, t, rel, last_day, n_ahead)
         anyf, anyp = f.any(axis=1), fp.any(axis=1)
         dpd = agg["maxdpd"][D]
         cons = u["consent"][D]
@@ -584,7 +585,8 @@ class Simulator:
         D = np.flatnonzero(trig)
         if len(D) == 0:
             return
-        al, f, fp = self.allowed_actions(st, D, t, agg, last_day)
+        # decided in the evening (19:xx UTC): contacts up to 6 days later stay within 7 days
+        al, f, fp = self.allowed_actions(st, D, t, agg, last_day, n_ahead=6)
         lad = self.ladder(st, D, t, agg, al)
         keys = u["dkey"][D]
         ue, ua = R.uniform2(keys, t, S_EXPLORE)

@@ -24,8 +24,8 @@ from .params import (
     DEFAULT_COSTS,
     DELIVERY_CHANNELS,
     DEPARTMENTS,
-    DISPUTE_REVIEW,
     DISPUTE_REASONS,
+    DISPUTE_REVIEW,
     OUTCOMES,
     PHONE,
     WAIT,
@@ -164,13 +164,13 @@ class SyntheticWorld:
         offs = self.cal.offset_min[tz, sday].astype(np.int64)
         sched = base + c["sched_day"].astype(np.int64) * 86400 + c["hour"].astype(np.int64) * 3600 - offs * 60
         wait = c["action"] == WAIT
-        ts = pa.timestamp("s", tz="UTC")
+        ts = pa.timestamp("ms", tz="UTC")  # Parquet has no seconds unit
         actions = pa.table({
             "action_id": _ids("A", np.arange(len(order)), max(8, len(str(len(order))))),
             "debtor_id": _ids("D", dglob, self._width_d),
-            "decided_at": pa.array(decided, type=ts),
+            "decided_at": pa.array(decided * 1000, type=ts),
             "action": _cat(ACTIONS, c["action"]),
-            "scheduled_at": pa.array(np.where(wait, 0, sched), type=ts, mask=wait),
+            "scheduled_at": pa.array(np.where(wait, 0, sched) * 1000, type=ts, mask=wait),
             "propensity": pa.array(c["propensity"].astype(np.float64)),
             "outcome": _cat(OUTCOMES, np.where(wait, -1, c["outcome"])),
         })
@@ -485,18 +485,31 @@ class SyntheticWorld:
         """
         ids = list(debtor_ids)
         idx = self.debtor_index(ids)
-        day, _ = self._day(as_of)
+        day, ts = self._day(as_of)
         uniq, inv = np.unique(idx, return_inverse=True)
         st = self._state_at(uniq, day)
         t = day - 1
         agg = self.sim._aggregates(st, t)
         D = np.arange(st.n_units)
         al, f, fp = self.sim.allowed_actions(st, D, t, agg, self.cal.n_days - 8)
+        _, hour = self.sim.choose_slot(st, D, t, np.full(len(D), PHONE), f, fp, st.u["dkey"])
+        _, hour_any = self.sim.choose_slot(st, D, t, np.full(len(D), WAIT), f, fp,
+                                           st.u["dkey"])
+        # only slots after as_of: drop today when its slot has passed
+        days = t + 1 + np.arange(7)
+        as_of_s = int(ts.value // 10**9)
+        late_any = self._slot_utc(uniq[:, None], np.broadcast_to(days, f.shape),
+                                  np.broadcast_to(hour_any[:, None], f.shape)) > as_of_s
+        late_ph = self._slot_utc(uniq[:, None], np.broadcast_to(days, f.shape),
+                                 np.broadcast_to(hour[:, None], f.shape)) > as_of_s
+        f, fp = f & late_any, fp & late_ph
+        al[:, 1:] &= f.any(axis=1)[:, None]
+        al[:, PHONE] &= fp.any(axis=1)
         act = self.sim.ladder(st, D, t, agg, al)
         act = np.where(agg["has_case"], act, WAIT)
         feas = np.where((act == PHONE)[:, None], fp, f)
         sday = (t + 1 + np.argmax(feas, axis=1)).astype(np.int64)
-        _, hour = self.sim.choose_slot(st, D, t, act, f, fp, st.u["dkey"])
+        hour = np.where(act == PHONE, hour, hour_any)
         utc = self._slot_utc(uniq, sday, hour.astype(np.int64))
         sched = pd.to_datetime(pd.Series(np.where(act == WAIT, np.nan, utc.astype(float))),
                                unit="s", utc=True)
