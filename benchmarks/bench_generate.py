@@ -60,9 +60,12 @@ def main(argv: list[str] | None = None) -> dict:
         inv = tables["invoices"]
         as_of = "2026-03-02T08:00:00Z"
         t = np.datetime64("2026-03-02")
-        case = ((inv["issue_date"] < t) & (inv["paid_date"].isna() | (inv["paid_date"] >= t))
-                & (inv["legal_date"].isna() | (inv["legal_date"] >= t))
-                & (inv["due_date"] <= t + np.timedelta64(15, "D")))
+        case = (
+            (inv["issue_date"] < t)
+            & (inv["paid_date"].isna() | (inv["paid_date"] >= t))
+            & (inv["legal_date"].isna() | (inv["legal_date"] >= t))
+            & (inv["due_date"] <= t + np.timedelta64(15, "D"))
+        )
         ids = inv.loc[case, "debtor_id"].drop_duplicates().iloc[:200].tolist()
         t0 = time.perf_counter()
         risk = world.true_risk(ids, as_of, n_replicas=64)
@@ -76,8 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
         truth["best_action_mix"] = best["action"].value_counts(normalize=True).round(3).to_dict()
 
     result = {
-        "command": "python benchmarks/bench_generate.py " + " ".join(
-            sys.argv[1:] if argv is None else argv),
+        "command": "python benchmarks/bench_generate.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
         "debtors": args.debtors,
         "seed": args.seed,
         "window": [world.start.isoformat(), world.end.isoformat()],
@@ -92,18 +95,25 @@ def main(argv: list[str] | None = None) -> dict:
         "rows": {k: len(v) for k, v in tables.items()},
         "ground_truth": truth,
         "realism": stats,
-        "machine": {"python": platform.python_version(), "numpy": np.__version__,
-                    "cpu_count": __import__("os").cpu_count()},
+        "machine": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "cpu_count": __import__("os").cpu_count(),
+        },
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str))
-    print(f"generated {args.debtors:,} debtors in {t_gen:.1f} s "
-          f"(peak RSS {result['peak_rss_mb_after_generate']:.0f} MiB); rows {result['rows']}")
+    print(
+        f"generated {args.debtors:,} debtors in {t_gen:.1f} s "
+        f"(peak RSS {result['peak_rss_mb_after_generate']:.0f} MiB); rows {result['rows']}"
+    )
     print(f"write {t_write:.1f} s ({size_mb:.1f} MiB parquet), load_world {t_load:.1f} s")
-    print(f"case default rate {stats['case_default_rate']:.3f}, dispute rate "
-          f"{stats['case_dispute_rate']:.3f}, paid late {stats['share_paid_late_of_paid']:.3f}, "
-          f"actions/debtor {stats['actions_per_debtor']:.1f}")
+    print(
+        f"case default rate {stats['case_default_rate']:.3f}, dispute rate "
+        f"{stats['case_dispute_rate']:.3f}, paid late {stats['share_paid_late_of_paid']:.3f}, "
+        f"actions/debtor {stats['actions_per_debtor']:.1f}"
+    )
     print(f"action mix {stats['action_mix']}")
     print(f"outcome mix {stats['outcome_mix']}")
     if truth:

@@ -128,5 +128,39 @@ def promote(
         )
 
 
+@app.command()
+def batch(
+    data: DataDir,
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="Instant of the decisions, ISO 8601 with offset.")
+    ],
+    output: Annotated[Path, typer.Option("--output", help="Output file, .parquet or .csv.")],
+    alias: Annotated[
+        str, typer.Option("--alias", help="Registry alias of the models to use.")
+    ] = "champion",
+    lang: Annotated[str, typer.Option("--lang", help="Language of the reasons: fr or en.")] = "fr",
+    explore: Annotated[
+        bool,
+        typer.Option(help="Sample actions (logged propensities); --no-explore takes the best."),
+    ] = True,
+) -> None:
+    """Decide for every case of a data set at an instant and write one row per case."""
+    from scoring.batch import run_batch
+    from scoring.contract import ContractError
+
+    if lang not in ("fr", "en"):
+        _fail(f"--lang must be fr or en, not {lang!r}", 2)
+    try:
+        out = run_batch(data, as_of, output, alias=alias, lang=lang, explore=explore)
+    except (ContractError, ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    except Exception as exc:  # registry errors: no champion yet, unreachable server
+        if "alias" in str(exc).lower() or "not found" in str(exc).lower():
+            _fail(f"no model under alias {alias!r}: run `scoring train` first ({exc})")
+        raise
+    mix = out["action"].value_counts().to_dict() if len(out) else {}
+    typer.echo(f"wrote {output}: {len(out):,} cases; actions {mix}")
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())

@@ -75,15 +75,43 @@ def test_subset_rerun_reproduces_full_run(world: SyntheticWorld, tables) -> None
 def test_contract_columns_types_and_values(tables) -> None:
     deb, inv, act = tables["debtors"], tables["invoices"], tables["actions"]
     assert list(deb.columns) == [
-        "debtor_id", "segment", "sector", "company_size", "department", "customer_since",
-        "credit_limit", "external_score", "consent_email", "consent_sms", "consent_whatsapp",
-        "consent_phone", "language"]
+        "debtor_id",
+        "segment",
+        "sector",
+        "company_size",
+        "department",
+        "customer_since",
+        "credit_limit",
+        "external_score",
+        "consent_email",
+        "consent_sms",
+        "consent_whatsapp",
+        "consent_phone",
+        "language",
+    ]
     assert list(inv.columns) == [
-        "invoice_id", "debtor_id", "issue_date", "due_date", "amount", "purchase_order_ref",
-        "delivery_channel", "paid_date", "dispute_date", "dispute_reason",
-        "dispute_resolved_date", "legal_date"]
-    assert list(act.columns) == ["action_id", "debtor_id", "decided_at", "action",
-                                 "scheduled_at", "propensity", "outcome"]
+        "invoice_id",
+        "debtor_id",
+        "issue_date",
+        "due_date",
+        "amount",
+        "purchase_order_ref",
+        "delivery_channel",
+        "paid_date",
+        "dispute_date",
+        "dispute_reason",
+        "dispute_resolved_date",
+        "legal_date",
+    ]
+    assert list(act.columns) == [
+        "action_id",
+        "debtor_id",
+        "decided_at",
+        "action",
+        "scheduled_at",
+        "propensity",
+        "outcome",
+    ]
     assert len(deb) == N and deb["debtor_id"].is_unique
     assert inv["invoice_id"].is_unique and act["action_id"].is_unique
     assert set(deb["segment"]) == {"B2B", "B2C"}
@@ -96,15 +124,26 @@ def test_contract_columns_types_and_values(tables) -> None:
     ext = deb["external_score"].dropna()
     assert ext.between(0, 1000).all() and deb["external_score"].isna().any()
     assert (deb["credit_limit"].dropna() >= 0).all()
-    for c in ("consent_email", "consent_sms", "consent_whatsapp", "consent_phone",
-              "purchase_order_ref"):
+    for c in (
+        "consent_email",
+        "consent_sms",
+        "consent_whatsapp",
+        "consent_phone",
+        "purchase_order_ref",
+    ):
         frame = deb if c.startswith("consent") else inv
         assert frame[c].dtype == bool
     assert deb["language"].isin(["fr", "en"]).all()
     for c in ("customer_since",):
         assert pd.api.types.is_datetime64_dtype(deb[c])
-    for c in ("issue_date", "due_date", "paid_date", "dispute_date", "dispute_resolved_date",
-              "legal_date"):
+    for c in (
+        "issue_date",
+        "due_date",
+        "paid_date",
+        "dispute_date",
+        "dispute_resolved_date",
+        "legal_date",
+    ):
         assert pd.api.types.is_datetime64_dtype(inv[c]), c
     for c in ("decided_at", "scheduled_at"):
         assert isinstance(act[c].dtype, pd.DatetimeTZDtype) and str(act[c].dt.tz) == "UTC"
@@ -115,16 +154,27 @@ def test_contract_columns_types_and_values(tables) -> None:
     paid = inv["paid_date"].dropna()
     assert (paid >= inv.loc[paid.index, "issue_date"]).all()
     d = inv["dispute_date"].notna()
-    assert inv.loc[d, "dispute_reason"].isin(
-        ["billing_error", "contract_terms", "quality", "other"]).all()
+    assert (
+        inv.loc[d, "dispute_reason"]
+        .isin(["billing_error", "contract_terms", "quality", "other"])
+        .all()
+    )
     assert inv.loc[~d, "dispute_reason"].isna().all()
     assert inv.loc[~d, "dispute_resolved_date"].isna().all()
-    assert (inv.loc[d, "dispute_resolved_date"].dropna() >= inv.loc[d, "dispute_date"]
-            .loc[inv.loc[d, "dispute_resolved_date"].notna()]).all()
+    assert (
+        inv.loc[d, "dispute_resolved_date"].dropna()
+        >= inv.loc[d, "dispute_date"].loc[inv.loc[d, "dispute_resolved_date"].notna()]
+    ).all()
     assert (d & inv["dispute_resolved_date"].isna()).any(), "some disputes open at the end"
     assert inv["legal_date"].notna().any()
-    assert inv.loc[deb.set_index("debtor_id").loc[inv["debtor_id"], "segment"].to_numpy()
-                   == "B2C", "purchase_order_ref"].eq(False).all()
+    assert (
+        inv.loc[
+            deb.set_index("debtor_id").loc[inv["debtor_id"], "segment"].to_numpy() == "B2C",
+            "purchase_order_ref",
+        ]
+        .eq(False)
+        .all()
+    )
     assert act["action"].isin(ACTIONS).all()
     wait = act["action"] == "wait"
     assert wait.any() and act.loc[wait, "scheduled_at"].isna().all()
@@ -188,8 +238,12 @@ def test_log_days_hours_and_consent(contacts: pd.DataFrame) -> None:
     assert h[ph & b2b].between(9, 18).all()
     hc = h[ph & ~b2b]
     assert (((hc >= 10) & (hc <= 13)) | ((hc >= 14) & (hc <= 20))).all()
-    for act, flag in (("email_reminder", "consent_email"), ("sms_reminder", "consent_sms"),
-                      ("whatsapp_reminder", "consent_whatsapp"), ("phone_call", "consent_phone")):
+    for act, flag in (
+        ("email_reminder", "consent_email"),
+        ("sms_reminder", "consent_sms"),
+        ("whatsapp_reminder", "consent_whatsapp"),
+        ("phone_call", "consent_phone"),
+    ):
         assert c.loc[c["action"] == act, flag].all(), act
     delay = c["scheduled_at"] - c["decided_at"]
     assert (delay > pd.Timedelta(0)).all() and (delay <= pd.Timedelta(days=7)).all()
@@ -221,33 +275,38 @@ def test_log_disputes_legal_and_reliable(tables, contacts: pd.DataFrame) -> None
         s = row.local_date
         g = by_debtor[row.debtor_id]
         open_disp = (g["dispute_date"] <= d) & (
-            g["dispute_resolved_date"].isna() | (g["dispute_resolved_date"] > d))
+            g["dispute_resolved_date"].isna() | (g["dispute_resolved_date"] > d)
+        )
         raised_between = (g["dispute_date"] > d) & (g["dispute_date"] < s)
         if row.action != "dispute_review":
             assert not open_disp.any(), f"contact during an open dispute {row.action_id}"
             assert not raised_between.any(), row.action_id
-        openi = g[(g["issue_date"] <= d) & (g["paid_date"].isna() | (g["paid_date"] > d))
-                  & (g["legal_date"].isna() | (g["legal_date"] > d))]
+        openi = g[
+            (g["issue_date"] <= d)
+            & (g["paid_date"].isna() | (g["paid_date"] > d))
+            & (g["legal_date"].isna() | (g["legal_date"] > d))
+        ]
         dpd = (d - openi["due_date"]).dt.days.max() if len(openi) else -999
         if row.action == "legal_escalation":
             n_checked_legal += 1
             assert dpd >= 30
             f = fn_by[row.debtor_id]
-            f = f[f["scheduled_at"].dt.tz_convert(None).dt.normalize()
-                  <= d - pd.Timedelta(days=8)]
+            f = f[f["scheduled_at"].dt.tz_convert(None).dt.normalize() <= d - pd.Timedelta(days=8)]
             assert len(f)
             last_fn = f["scheduled_at"].max().tz_convert(None).normalize()
             paid_since = g["paid_date"].between(last_fn, d)
             assert not paid_since.any(), "legal escalation after a paid formal notice"
         # rule 7: reliable customers
         since = deb.loc[row.debtor_id, "customer_since"]
-        late = g[(g["paid_date"] > g["due_date"]) & (g["paid_date"] <= d)
-                 & (g["paid_date"] > d - pd.Timedelta(days=365))]
+        late = g[
+            (g["paid_date"] > g["due_date"])
+            & (g["paid_date"] <= d)
+            & (g["paid_date"] > d - pd.Timedelta(days=365))
+        ]
         reliable = (since + pd.DateOffset(years=3) <= d) and late.empty
         if reliable:
             prev = contact_by[row.debtor_id]
-            prev = prev[(prev["local_date"] < s) & (prev["local_date"] > s - pd.Timedelta(
-                days=14))]
+            prev = prev[(prev["local_date"] < s) & (prev["local_date"] > s - pd.Timedelta(days=14))]
             assert prev.empty, f"reliable customer contacted twice in 14 days {row.action_id}"
             if row.action in ("formal_notice", "legal_escalation"):
                 assert dpd >= 30
@@ -271,9 +330,12 @@ def test_propensity_matches_policy(tables, world: SyntheticWorld) -> None:
 def case_ids(tables) -> list[str]:
     inv = tables["invoices"]
     t = pd.Timestamp("2025-09-01")
-    openi = inv[(inv["issue_date"] < t) & (inv["paid_date"].isna() | (inv["paid_date"] >= t))
-                & (inv["legal_date"].isna() | (inv["legal_date"] >= t))
-                & (inv["due_date"] <= t + pd.Timedelta(days=15))]
+    openi = inv[
+        (inv["issue_date"] < t)
+        & (inv["paid_date"].isna() | (inv["paid_date"] >= t))
+        & (inv["legal_date"].isna() | (inv["legal_date"] >= t))
+        & (inv["due_date"] <= t + pd.Timedelta(days=15))
+    ]
     return openi["debtor_id"].drop_duplicates().iloc[:25].tolist()
 
 
@@ -293,8 +355,13 @@ def test_true_action_values_and_ladder(world: SyntheticWorld, case_ids: list[str
     as_of = pd.Timestamp("2025-09-01T07:00:00Z")
     ids = case_ids[:8]
     v = world.true_action_values(ids, as_of, n_replicas=8)
-    assert list(v.columns[:5]) == ["debtor_id", "action", "scheduled_at", "expected_reward",
-                                   "p_dispute_or_complaint"]
+    assert list(v.columns[:5]) == [
+        "debtor_id",
+        "action",
+        "scheduled_at",
+        "expected_reward",
+        "p_dispute_or_complaint",
+    ]
     assert set(v["action"]) == set(ACTIONS)
     assert v["p_dispute_or_complaint"].between(0, 1).all()
     assert np.isfinite(v["expected_reward"]).all()
@@ -312,11 +379,18 @@ def test_true_action_values_and_ladder(world: SyntheticWorld, case_ids: list[str
     assert (best >= v[wait].set_index("debtor_id")["expected_reward"] - 1e-9).all()
     # explicit slots and custom costs
     slots = [pd.Timestamp("2025-09-02T08:00:00Z"), pd.Timestamp("2025-09-03T13:00:00Z")]
-    v2 = world.true_action_values(ids[:3], as_of, actions=["wait", "letter"], slots=slots,
-                                  costs={"letter": 100.0}, n_replicas=8)
+    v2 = world.true_action_values(
+        ids[:3],
+        as_of,
+        actions=["wait", "letter"],
+        slots=slots,
+        costs={"letter": 100.0},
+        n_replicas=8,
+    )
     assert len(v2) == 3 * (1 + 2)
-    v3 = world.true_action_values(ids[:3], as_of, actions=["wait", "letter"], slots=slots,
-                                  n_replicas=8)
+    v3 = world.true_action_values(
+        ids[:3], as_of, actions=["wait", "letter"], slots=slots, n_replicas=8
+    )
     diff = (v3["expected_reward"] - v2["expected_reward"])[v2["action"] == "letter"]
     assert np.allclose(diff, 98.5)
     lad = world.ladder_action(ids, as_of)
@@ -330,7 +404,11 @@ def test_true_action_values_and_ladder(world: SyntheticWorld, case_ids: list[str
 def test_write_load_roundtrip(world: SyntheticWorld, tmp_path: Path) -> None:
     out = world.write(tmp_path / "ds")
     assert sorted(p.name for p in out.iterdir()) == [
-        "actions.parquet", "debtors.parquet", "invoices.parquet", "world.json"]
+        "actions.parquet",
+        "debtors.parquet",
+        "invoices.parquet",
+        "world.json",
+    ]
     w2 = load_world(out)
     for name, frame in world.tables.items():
         pd.testing.assert_frame_equal(frame, w2.tables[name])
@@ -338,7 +416,8 @@ def test_write_load_roundtrip(world: SyntheticWorld, tmp_path: Path) -> None:
     schema = pq.read_schema(out / "invoices.parquet")
     assert str(schema.field("due_date").type) == "date32[day]"
     assert str(pq.read_schema(out / "actions.parquet").field("decided_at").type) == (
-        "timestamp[ms, tz=UTC]")
+        "timestamp[ms, tz=UTC]"
+    )
     ids = ["D000010", "D000020"]
     a = world.true_risk(ids, "2025-06-02", n_replicas=8)
     b = w2.true_risk(ids, "2025-06-02", n_replicas=8)

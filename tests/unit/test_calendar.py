@@ -76,7 +76,10 @@ def test_is_holiday_is_vectorised_and_matches_holiday_dates() -> None:
     dep_col = np.repeat(deps, len(days))
     day_col = np.tile(days.to_numpy(), len(deps))
     got = is_holiday(dep_col, day_col)
-    want = [d.date() in holiday_dates(p, d.year) for p, d in zip(dep_col, pd.to_datetime(day_col))]
+    want = [
+        d.date() in holiday_dates(p, d.year)
+        for p, d in zip(dep_col, pd.to_datetime(day_col), strict=True)
+    ]
     assert got.tolist() == want
     assert is_holiday(["57", "75"], [dt.date(2026, 4, 3)] * 2).tolist() == [True, False]
     assert is_holiday([], []).tolist() == []
@@ -95,7 +98,7 @@ def test_utc_to_local_matches_pandas_across_dst() -> None:
     instants[3] = NAT
     codes = rng.integers(0, len(TIME_ZONES), len(instants))
     got = utc_to_local_ns(instants, codes)
-    for ns, code, local in zip(instants, codes, got):
+    for ns, code, local in zip(instants, codes, got, strict=True):
         if ns == NAT:
             assert local == NAT
             continue

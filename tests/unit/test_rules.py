@@ -4,7 +4,7 @@ against an independent per-row reference implementation."""
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,9 +83,7 @@ def contact(action: str, when: str, decided: str | None = None) -> dict[str, Any
     return {"decided_at": decided or when, "action": action, "scheduled_at": when}
 
 
-def run(
-    cases: Case | list[Case], rows: list[tuple], config: PolicyConfig = CONFIG
-) -> pd.DataFrame:
+def run(cases: Case | list[Case], rows: list[tuple], config: PolicyConfig = CONFIG) -> pd.DataFrame:
     """Evaluate ``rows`` of ``(case, action, scheduled_at or None)``."""
     cases = [cases] if isinstance(cases, Case) else cases
     table = pd.DataFrame(
@@ -100,7 +98,9 @@ def run(
 
 def verdicts(result: pd.DataFrame) -> list[str | None]:
     """``removed_by`` of each row, None when allowed."""
-    return [None if a else str(r) for a, r in zip(result["allowed"], result["removed_by"])]
+    return [
+        None if a else str(r) for a, r in zip(result["allowed"], result["removed_by"], strict=True)
+    ]
 
 
 def local(day_time: str, department: str) -> str:
@@ -143,7 +143,10 @@ def test_config_overrides_and_invalid_files(tmp_path: Path) -> None:
     data = yaml.safe_load(default_policy_path().read_text())
     bad_cases = [
         ("costs", lambda d: d["costs"].pop("letter")),
-        ("hours", lambda d: d["compliance"]["contact_hours"]["hours"].update(B2B=[["20:00", "08:00"]])),
+        (
+            "hours",
+            lambda d: d["compliance"]["contact_hours"]["hours"].update(B2B=[["20:00", "08:00"]]),
+        ),
         ("action", lambda d: d["compliance"]["open_dispute"].update(allowed_actions=["fax"])),
         ("extra", lambda d: d["compliance"].update(unknown_rule={"enabled": True})),
         ("consent", lambda d: d["compliance"]["consent"]["required"].update(letter="consent_fax")),
@@ -252,7 +255,7 @@ def test_consent_flags() -> None:
         make_case(consent=False),
         [(0, a, "2026-03-31T10:00:00+02:00") for a in CONTACT_ACTIONS],
     )
-    removed = dict(zip(res["action"].astype(str), verdicts(res)))
+    removed = dict(zip(res["action"].astype(str), verdicts(res), strict=True))
     for a in ("email_reminder", "sms_reminder", "whatsapp_reminder", "phone_call"):
         assert removed[a] == "R3_consent"
     for a in ("letter", "formal_notice", "payment_plan_offer", "dispute_review"):
@@ -264,7 +267,9 @@ def test_consent_flags() -> None:
 
 
 def test_daily_cap_counts_the_log_on_the_local_day() -> None:
-    log = [contact("sms_reminder", "2026-03-31T09:00:00+02:00", decided="2026-03-29T10:00:00+02:00")]
+    log = [
+        contact("sms_reminder", "2026-03-31T09:00:00+02:00", decided="2026-03-29T10:00:00+02:00")
+    ]
     res = run(
         make_case(actions=log),
         [
@@ -290,7 +295,13 @@ def test_daily_cap_counts_the_log_on_the_local_day() -> None:
     assert verdicts(res) == [None, None]
     log = [contact("email_reminder", "2026-03-30T23:30:00-04:00", decided="2026-03-30T10:00Z")]
     mq = make_case(department="972", as_of="2026-03-30T12:00:00Z", actions=log)
-    res = run(mq, [(0, "letter", "2026-03-30T19:00:00-04:00"), (0, "letter", local("2026-03-31 10:00", "972"))])
+    res = run(
+        mq,
+        [
+            (0, "letter", "2026-03-30T19:00:00-04:00"),
+            (0, "letter", local("2026-03-31 10:00", "972")),
+        ],
+    )
     assert verdicts(res) == ["R4_daily_cap", None]
 
 
@@ -492,7 +503,7 @@ def test_candidates_grid_and_summary() -> None:
     summary = removal_summary(res)
     assert set(summary.columns) == {"case", "action", "removed_by", "rules", "n_rows"}
     # the first rule of a row is the earliest failing one in RULE_IDS order
-    for removed_by, violations in zip(res["removed_by"], res["violations"]):
+    for removed_by, violations in zip(res["removed_by"], res["violations"], strict=True):
         if violations:
             assert violation_list(violations)[0] == removed_by
 
@@ -534,7 +545,7 @@ _SUBDIV = {"57": "57", "67": "6AE", "68": "6AE", "975": "PM"}
 _SUBDIV.update({d: d for d in ("971", "972", "973", "974", "976")})
 
 
-@lru_cache(maxsize=None)
+@cache
 def _holidays(department: str, year: int) -> frozenset[dt.date]:
     return frozenset(holidays.France(subdiv=_SUBDIV.get(department), years=year))
 
@@ -556,11 +567,13 @@ def reference(case: Case, action: str, when: dt.datetime | None, agency: bool) -
     }
     if not consent.get(action, True):
         out.add("R3_consent")
-    if any(i.dispute_date and not i.dispute_resolved_date for i in case.open_invoices):
-        if action != "dispute_review":
-            out.add("R5_open_dispute")
+    disputed = any(i.dispute_date and not i.dispute_resolved_date for i in case.open_invoices)
+    if disputed and action != "dispute_review":
+        out.add("R5_open_dispute")
     log = [
-        (a.action, a.scheduled_at or a.decided_at) for a in case.recent_actions if a.action != "wait"
+        (a.action, a.scheduled_at or a.decided_at)
+        for a in case.recent_actions
+        if a.action != "wait"
     ]
     if agency and action != "letter":
         at = when if when is not None else as_of
@@ -617,12 +630,14 @@ def reference(case: Case, action: str, when: dt.datetime | None, agency: bool) -
             out.add("R6_legal_prerequisites")
 
     since = case.debtor.customer_since
-    years = (as_of_day.year - since.year) - ((as_of_day.month, as_of_day.day) < (since.month, since.day))
-    if years >= 3 and case.history.n_paid_late_12m == 0:
-        if (near and over(days, 14, 1)) or (
-            action in ("formal_notice", "legal_escalation") and dpd < 30
-        ):
-            out.add("R7_reliable_customer")
+    years = (as_of_day.year - since.year) - (
+        (as_of_day.month, as_of_day.day) < (since.month, since.day)
+    )
+    reliable = years >= 3 and case.history.n_paid_late_12m == 0
+    too_often = near and over(days, 14, 1)
+    too_early = action in ("formal_notice", "legal_escalation") and dpd < 30
+    if reliable and (too_often or too_early):
+        out.add("R7_reliable_customer")
     return out
 
 

@@ -252,9 +252,7 @@ def case_facts(cs: CaseSet, config: PolicyConfig) -> CaseFacts:
     for rule_id, cap in caps.items():
         if cap.enabled:
             counted = _action_vector(cap.counts)[acode]
-            cap_exceeded[rule_id] = _window_exceeds(
-                n, acase[counted], rel[counted], cap, n_offsets
-            )
+            cap_exceeded[rule_id] = _window_exceeds(n, acase[counted], rel[counted], cap, n_offsets)
 
     legal = rc.legal_prerequisites
     notice = acode == ACTIONS.index(legal.notice_action)
@@ -309,10 +307,13 @@ def _violation_masks(
     mask = np.zeros(n, dtype=np.uint16)
 
     def flag(rule_id: str, failed: np.ndarray) -> None:
-        mask[failed] |= np.uint16(1 << _BIT[rule_id])
+        np.bitwise_or(mask, np.uint16(1 << _BIT[rule_id]), out=mask, where=failed)
 
     # R0: the horizon
-    flag("R0_horizon", contact & ((t == NAT) | (t <= as_of) | (t > as_of + rc.horizon.days * NS_PER_DAY)))
+    flag(
+        "R0_horizon",
+        contact & ((t == NAT) | (t <= as_of) | (t > as_of + rc.horizon.days * NS_PER_DAY)),
+    )
 
     # calendar of each timed row (untimed rows get the day of as_of, never used for a verdict)
     local = utc_to_local_ns(np.where(timed, t, as_of), f.tz[case])
@@ -330,7 +331,10 @@ def _violation_masks(
             off |= is_holiday_days(f.holiday_group[case], day)
         flag("R1_sunday_holiday", timed & off)
 
-    for rule_id, hours in (("R2_contact_hours", rc.contact_hours), ("R2_phone_hours", rc.phone_hours)):
+    for rule_id, hours in (
+        ("R2_contact_hours", rc.contact_hours),
+        ("R2_phone_hours", rc.phone_hours),
+    ):
         if hours.enabled:
             inside = _hours_table(hours)[seg, wday, minute]
             flag(rule_id, timed & _action_vector(hours.actions)[act] & ~inside)

@@ -57,19 +57,23 @@ def draw_population(
     mu = -0.75 * health + np.where(b2b, sec_risk[np.maximum(sector, 0)], 0.1)
     mu += np.where(size == 0, 0.2, 0.0) - np.where(size == 3, 0.35, 0.0)
     mu += np.where(since > -365, 0.25, 0.0) + p.stress_offset
-    x0 = rng.standard_normal(n) * (p.stress_sd_week / np.sqrt(1 - p.stress_phi_week ** 2))
+    x0 = rng.standard_normal(n) * (p.stress_sd_week / np.sqrt(1 - p.stress_phi_week**2))
     tenure_now = np.maximum(-since, 0) / 365.25
     forget = rng.beta(1.6, 3.0, n) * np.where(b2b, 1.1, 0.9)
     strategic = rng.beta(1.2, 5.0, n) * np.where(b2b, 1.3, 0.8)
-    sens = np.clip(rng.beta(2.0, 4.0, n) + 0.035 * np.minimum(tenure_now, 15)
-                   + 0.15 * (health > 0.5), 0, 1.2)
-    reach = np.stack([
-        rng.beta(4, 3, n) * np.where(b2b, 1.05, 0.9),  # email (opened)
-        rng.beta(6, 2, n),  # sms (read)
-        rng.beta(7, 2, n),  # whatsapp (read)
-        rng.beta(3, 3, n) * np.where(b2b, 1.1, 0.9),  # phone (answered at a good time)
-        rng.beta(9, 1.5, n),  # letter (opened)
-    ], axis=1).clip(0.02, 0.97)
+    sens = np.clip(
+        rng.beta(2.0, 4.0, n) + 0.035 * np.minimum(tenure_now, 15) + 0.15 * (health > 0.5), 0, 1.2
+    )
+    reach = np.stack(
+        [
+            rng.beta(4, 3, n) * np.where(b2b, 1.05, 0.9),  # email (opened)
+            rng.beta(6, 2, n),  # sms (read)
+            rng.beta(7, 2, n),  # whatsapp (read)
+            rng.beta(3, 3, n) * np.where(b2b, 1.1, 0.9),  # phone (answered at a good time)
+            rng.beta(9, 1.5, n),  # letter (opened)
+        ],
+        axis=1,
+    ).clip(0.02, 0.97)
     pref_hour = np.where(
         b2b,
         np.where(rng.random(n) < 0.6, 10.0, 15.0),
@@ -98,15 +102,32 @@ def draw_population(
     lang_en = rng.random(n) < np.where(b2b, *p.share_en)
 
     debtors = dict(
-        b2b=b2b, sector=sector, size=size, dept=dept, tz=tz, since=since,
-        credit_limit=cl, external_score=ext, consent=consent, lang_en=lang_en,
-        mu=mu, x0=x0, forget=forget, strategic=strategic, sens=sens, reach=reach,
-        pref_hour=pref_hour, pref_dow=pref_dow, capacity=capacity, scale=scale,
+        b2b=b2b,
+        sector=sector,
+        size=size,
+        dept=dept,
+        tz=tz,
+        since=since,
+        credit_limit=cl,
+        external_score=ext,
+        consent=consent,
+        lang_en=lang_en,
+        mu=mu,
+        x0=x0,
+        forget=forget,
+        strategic=strategic,
+        sens=sens,
+        reach=reach,
+        pref_hour=pref_hour,
+        pref_dow=pref_dow,
+        capacity=capacity,
+        scale=scale,
     )
 
     # invoices: Poisson count over the active part of the window, uniform issue days
     rate = np.where(b2b, p.invoices_per_month_b2b, p.invoices_per_month_b2c) * np.exp(
-        rng.normal(0, 0.6, n))
+        rng.normal(0, 0.6, n)
+    )
     first = np.maximum(since, 0)
     active = np.maximum(n_days - first, 0)
     count = rng.poisson(rate * active / 30.44)
@@ -123,7 +144,8 @@ def draw_population(
     ).astype(np.int32)
     amount = scale[unit] * np.exp(
         rng.normal(0, np.where(ib2b, p.amount_b2b_sigma, p.amount_b2c_sigma), m)
-        - 0.5 * np.where(ib2b, p.amount_b2b_sigma, p.amount_b2c_sigma) ** 2)
+        - 0.5 * np.where(ib2b, p.amount_b2b_sigma, p.amount_b2c_sigma) ** 2
+    )
     amount = np.maximum(np.round(amount, 2), 5.0)
     po = ib2b & (rng.random(m) < p.po_ref_b2b)
     u = rng.random(m)
@@ -131,10 +153,19 @@ def draw_population(
     chan = np.where(ib2b, np.searchsorted(db / db[-1], u), np.searchsorted(dc / dc[-1], u))
     chan = np.minimum(chan, 2).astype(np.int8)
     messy = np.exp(rng.normal(0, 0.8, n) - 0.32)  # debtor-level: master data, contracts
-    pb = (p.billing_error_base + p.billing_error_no_po * (ib2b & ~po)
-          + p.billing_error_paper * (chan == 2)) * messy[unit]
+    pb = (
+        p.billing_error_base
+        + p.billing_error_no_po * (ib2b & ~po)
+        + p.billing_error_paper * (chan == 2)
+    ) * messy[unit]
     berr = rng.random(m) < pb
     invoices = dict(
-        unit=unit, issue=issue, due=issue + terms, amount=amount, po=po, chan=chan, berr=berr,
+        unit=unit,
+        issue=issue,
+        due=issue + terms,
+        amount=amount,
+        po=po,
+        chan=chan,
+        berr=berr,
     )
     return debtors, invoices

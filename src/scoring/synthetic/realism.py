@@ -34,24 +34,35 @@ def case_labels(tables: dict[str, pd.DataFrame], as_of_dates: list[pd.Timestamp]
         t = pd.Timestamp(t).tz_localize(None).normalize()
         paid = inv["paid_date"]
         legal = inv["legal_date"]
-        openi = inv[(inv["issue_date"] < t) & (paid.isna() | (paid >= t))
-                    & (legal.isna() | (legal >= t)) & (inv["due_date"] <= t + pd.Timedelta(
-                        days=15))]
+        openi = inv[
+            (inv["issue_date"] < t)
+            & (paid.isna() | (paid >= t))
+            & (legal.isna() | (legal >= t))
+            & (inv["due_date"] <= t + pd.Timedelta(days=15))
+        ]
         if openi.empty:
             continue
         lim = openi["due_date"] + pd.Timedelta(days=90)
         dflt = openi["paid_date"].isna() | (openi["paid_date"] > lim)
         dd = openi["dispute_date"]
         disp = dd.notna() & (dd >= t) & (dd < t + pd.Timedelta(days=90))
-        g = openi.assign(default=dflt, dispute=disp,
-                         dpd=(t - openi["due_date"]).dt.days,
-                         no_po=~openi["purchase_order_ref"].astype(bool),
-                         paper=openi["delivery_channel"] == "paper").groupby("debtor_id")
-        c = pd.DataFrame({
-            "default": g["default"].any(), "dispute": g["dispute"].any(),
-            "max_dpd": g["dpd"].max(), "balance": g["amount"].sum(),
-            "share_no_po": g["no_po"].mean(), "share_paper": g["paper"].mean(),
-        })
+        g = openi.assign(
+            default=dflt,
+            dispute=disp,
+            dpd=(t - openi["due_date"]).dt.days,
+            no_po=~openi["purchase_order_ref"].astype(bool),
+            paper=openi["delivery_channel"] == "paper",
+        ).groupby("debtor_id")
+        c = pd.DataFrame(
+            {
+                "default": g["default"].any(),
+                "dispute": g["dispute"].any(),
+                "max_dpd": g["dpd"].max(),
+                "balance": g["amount"].sum(),
+                "share_no_po": g["no_po"].mean(),
+                "share_paper": g["paper"].mean(),
+            }
+        )
         hist = inv[(inv["paid_date"] < t) & (inv["paid_date"] >= t - pd.Timedelta(days=365))]
         late = (hist["paid_date"] - hist["due_date"]).dt.days.clip(lower=0)
         c["past_mean_days_late"] = late.groupby(hist["debtor_id"]).mean().reindex(c.index)
@@ -73,8 +84,7 @@ def realism_stats(tables: dict[str, pd.DataFrame], end: pd.Timestamp | None = No
         end = inv["issue_date"].max()
     end = pd.Timestamp(end)
     start = inv["issue_date"].min()
-    dates = pd.date_range(start + pd.Timedelta(days=120), end - pd.Timedelta(days=200),
-                          freq="30D")
+    dates = pd.date_range(start + pd.Timedelta(days=120), end - pd.Timedelta(days=200), freq="30D")
     cases = case_labels(tables, list(dates))
     paid = inv["paid_date"].notna()
     late = paid & (inv["paid_date"] > inv["due_date"])
@@ -82,23 +92,29 @@ def realism_stats(tables: dict[str, pd.DataFrame], end: pd.Timestamp | None = No
     seg = deb.set_index("debtor_id")["segment"]
     inv_seg = inv["debtor_id"].map(seg)
     stats: dict = {
-        "n_debtors": len(deb), "n_invoices": len(inv), "n_actions": len(act),
+        "n_debtors": len(deb),
+        "n_invoices": len(inv),
+        "n_actions": len(act),
         "share_b2b": float((deb["segment"] == "B2B").mean()),
         "invoices_per_debtor": len(inv) / len(deb),
         "actions_per_debtor": len(act) / len(deb),
         "share_invoices_paid": float(paid.mean()),
         "share_paid_late_of_paid": float(late.sum() / max(paid.sum(), 1)),
         "median_days_late_of_late": float(
-            (inv["paid_date"] - inv["due_date"]).dt.days[late].median()),
+            (inv["paid_date"] - inv["due_date"]).dt.days[late].median()
+        ),
         "share_unpaid_90d_after_due": float(
-            (inv["paid_date"].isna() | (inv["paid_date"] > inv["due_date"] + pd.Timedelta(
-                days=90)))[due_before].mean()),
+            (
+                inv["paid_date"].isna()
+                | (inv["paid_date"] > inv["due_date"] + pd.Timedelta(days=90))
+            )[due_before].mean()
+        ),
         "share_invoices_disputed": float(inv["dispute_date"].notna().mean()),
-        "dispute_reason_mix": inv["dispute_reason"].value_counts(normalize=True).round(4)
-        .to_dict(),
+        "dispute_reason_mix": inv["dispute_reason"].value_counts(normalize=True).round(4).to_dict(),
         "share_disputes_open_at_end": float(
             (inv["dispute_date"].notna() & inv["dispute_resolved_date"].isna()).sum()
-            / max(inv["dispute_date"].notna().sum(), 1)),
+            / max(inv["dispute_date"].notna().sum(), 1)
+        ),
         "share_invoices_legal": float(inv["legal_date"].notna().mean()),
         "action_mix": act["action"].value_counts(normalize=True).round(4).to_dict(),
         "outcome_mix": act["outcome"].value_counts(normalize=True).round(4).to_dict(),
@@ -106,11 +122,18 @@ def realism_stats(tables: dict[str, pd.DataFrame], end: pd.Timestamp | None = No
         "n_cases": len(cases),
         "case_default_rate": float(cases["default"].mean()),
         "case_dispute_rate": float(cases["dispute"].mean()),
-        "case_default_rate_by_segment": cases.groupby("segment")["default"].mean().round(4)
+        "case_default_rate_by_segment": cases.groupby("segment")["default"]
+        .mean()
+        .round(4)
         .to_dict(),
-        "case_dispute_rate_by_segment": cases.groupby("segment")["dispute"].mean().round(4)
+        "case_dispute_rate_by_segment": cases.groupby("segment")["dispute"]
+        .mean()
+        .round(4)
         .to_dict(),
-        "invoice_late_share_by_segment": late[paid].groupby(inv_seg[paid]).mean().round(4)
+        "invoice_late_share_by_segment": late[paid]
+        .groupby(inv_seg[paid])
+        .mean()
+        .round(4)
         .to_dict(),
     }
     y_d = cases["default"].to_numpy()

@@ -77,8 +77,11 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 def phone_hour_ok(b2b: np.ndarray, hour: np.ndarray) -> np.ndarray:
     """Phone-call hour rule (CONTRACT §4.2) for local on-the-hour slots."""
-    return np.where(b2b, (hour >= 9) & (hour <= 17),
-                    ((hour >= 10) & (hour <= 12)) | ((hour >= 14) & (hour <= 19)))
+    return np.where(
+        b2b,
+        (hour >= 9) & (hour <= 17),
+        ((hour >= 10) & (hour <= 12)) | ((hour >= 14) & (hour <= 19)),
+    )
 
 
 @dataclass
@@ -212,8 +215,9 @@ class Log:
 class Simulator:
     """Runs :class:`State` objects forward day by day under the world's dynamics and policy."""
 
-    def __init__(self, params: WorldParams, cal: Calendar, seed: int, n_days: int,
-                 shocks: np.ndarray) -> None:
+    def __init__(
+        self, params: WorldParams, cal: Calendar, seed: int, n_days: int, shocks: np.ndarray
+    ) -> None:
         self.p = params
         self.cal = cal
         self.seed = seed
@@ -236,8 +240,13 @@ class Simulator:
         week = min(t // 7, self.shocks.shape[1] - 1)
         doy = (t + self.cal.origin.timetuple().tm_yday) % 365
         season = 0.12 * np.cos(2 * np.pi * (doy - 20) / 365)  # tighter in January
-        u["stress"] = (u["mu"] + u["x"] + p.crisis_size * u["crisis"]
-                       + self.shocks[self._group(u), week] + season)
+        u["stress"] = (
+            u["mu"]
+            + u["x"]
+            + p.crisis_size * u["crisis"]
+            + self.shocks[self._group(u), week]
+            + season
+        )
 
     def _aggregates(self, st: State, t: int) -> dict[str, np.ndarray]:
         """Per-unit views of the live invoices as the collection software sees them."""
@@ -281,20 +290,37 @@ class Simulator:
         em_tf = np.where(b2b, np.where(office, 1.0, 0.65), np.where(h >= 17, 1.0, 0.8))
         msg_tf = 0.8 + 0.2 * g
         base = np.select(
-            [a == EMAIL, a == SMS, a == WHATSAPP, a == PHONE, a == LETTER, a == FORMAL_NOTICE,
-             a == PAYMENT_PLAN, a == DISPUTE_REVIEW, a == LEGAL],
-            [reach[:, 0] * em_tf, reach[:, 1] * msg_tf, reach[:, 2] * msg_tf,
-             reach[:, 3] * ph_tf, reach[:, 4], 0.55 + 0.4 * reach[:, 4],
-             np.maximum(reach[:, 0] * em_tf, reach[:, 3] * ph_tf) * 0.95,
-             0.45 + 0.5 * reach[:, 3] * ph_tf, np.ones(len(E))],
+            [
+                a == EMAIL,
+                a == SMS,
+                a == WHATSAPP,
+                a == PHONE,
+                a == LETTER,
+                a == FORMAL_NOTICE,
+                a == PAYMENT_PLAN,
+                a == DISPUTE_REVIEW,
+                a == LEGAL,
+            ],
+            [
+                reach[:, 0] * em_tf,
+                reach[:, 1] * msg_tf,
+                reach[:, 2] * msg_tf,
+                reach[:, 3] * ph_tf,
+                reach[:, 4],
+                0.55 + 0.4 * reach[:, 4],
+                np.maximum(reach[:, 0] * em_tf, reach[:, 3] * ph_tf) * 0.95,
+                0.45 + 0.5 * reach[:, 3] * ph_tf,
+                np.ones(len(E)),
+            ],
             0.0,
         )
         u_reach, u_comp = R.uniform2(u["dkey"][E], t, S_REACH)
         u_disp, u_prom = R.uniform2(u["dkey"][E], t, S_DISPUTE)
         reached = u_reach < np.clip(base, 0.0, 0.98)
         # contacts out of decent hours / days anger people (the policy never does this)
-        bad_time = off | (h < 8) | (h >= 20) | ((a == PHONE) & ((dow >= 5) | ~phone_hour_ok(
-            b2b, h)))
+        bad_time = (
+            off | (h < 8) | (h >= 20) | ((a == PHONE) & ((dow >= 5) | ~phone_hour_ok(b2b, h)))
+        )
         sens = u["sens"][E]
         stress = u["stress"][E]
         strat = u["strategic"][E]
@@ -302,8 +328,14 @@ class Simulator:
         u["annoy"][E] += np.where(touched, p.annoy_add[a] * (1 + bad_time), 0.0)
         annoy = u["annoy"][E]
         pressure = (a == FORMAL_NOTICE) | (a == LEGAL)
-        pc = sigmoid(-5.6 + 0.5 * sens * annoy + 1.9 * sens * pressure + 2.2 * bad_time
-                     + 0.8 * sens * (a == PHONE) - 0.5 * (a == DISPUTE_REVIEW))
+        pc = sigmoid(
+            -5.6
+            + 0.5 * sens * annoy
+            + 1.9 * sens * pressure
+            + 2.2 * bad_time
+            + 0.8 * sens * (a == PHONE)
+            - 0.5 * (a == DISPUTE_REVIEW)
+        )
         complaint = touched & (u_comp < pc)
 
         # disputes raised by the contact: billing errors found, or strategic contestation
@@ -313,13 +345,23 @@ class Simulator:
         pos_in_e = np.full(st.n_units, -1, np.int64)
         pos_in_e[E] = np.arange(len(E))
         e_of = pos_in_e[un]
-        cand = ((e_of >= 0) & (i["paid"][L] >= INF) & (i["legal"][L] >= INF)
-                & (i["disp"][L] >= INF) & (i["issue"][L] <= t))
+        cand = (
+            (e_of >= 0)
+            & (i["paid"][L] >= INF)
+            & (i["legal"][L] >= INF)
+            & (i["disp"][L] >= INF)
+            & (i["issue"][L] <= t)
+        )
         berr_n = np.bincount(e_of[cand & i["berr"][L]], minlength=len(E))
         p_find = np.where(a == DISPUTE_REVIEW, 0.95, np.where(a == LEGAL, 0.0, 0.5))
         find = touched & (berr_n > 0) & (u_disp < p_find)
-        ps = sigmoid(-6.5 + 1.6 * strat * np.maximum(stress, 0) + 2.0 * strat * pressure
-                     + 0.4 * sens * annoy * complaint - 1.0 * (a == DISPUTE_REVIEW))
+        ps = sigmoid(
+            -6.5
+            + 1.6 * strat * np.maximum(stress, 0)
+            + 2.0 * strat * pressure
+            + 0.4 * sens * annoy * complaint
+            - 1.0 * (a == DISPUTE_REVIEW)
+        )
         strategic = touched & ~find & (u_disp < p_find * (berr_n > 0) + ps) & (a != LEGAL)
         # apply: billing-error invoices of 'find' units; largest open overdue for strategic
         sel_b = cand & i["berr"][L] & (e_of >= 0) & find[np.maximum(e_of, 0)]
@@ -349,9 +391,12 @@ class Simulator:
         u["last_review"][E[a == DISPUTE_REVIEW]] = t
 
         # effect on the propensity to pay
-        eff = (p.eff_base[a] + p.eff_forget[a] * u["forget"][E] + p.eff_strategic[a] * strat
-               - p.eff_sensitive[a] * sens * (1 + 0.5 * pressure)) * np.exp(
-            -0.35 * np.maximum(stress, 0) * (a != PAYMENT_PLAN))
+        eff = (
+            p.eff_base[a]
+            + p.eff_forget[a] * u["forget"][E]
+            + p.eff_strategic[a] * strat
+            - p.eff_sensitive[a] * sens * (1 + 0.5 * pressure)
+        ) * np.exp(-0.35 * np.maximum(stress, 0) * (a != PAYMENT_PLAN))
         pre_due = agg["maxdpd"][E] < 0
         eff = np.where(complaint, -0.6, eff)
         good = reached & ~complaint & ~disputed_now
@@ -381,8 +426,13 @@ class Simulator:
         # legal hand-over of all overdue open invoices
         lg = E[a == LEGAL]
         if len(lg):
-            m = np.isin(un, lg) & (i["paid"][L] >= INF) & (i["legal"][L] >= INF) & (
-                i["due"][L] < t) & (i["issue"][L] <= t)
+            m = (
+                np.isin(un, lg)
+                & (i["paid"][L] >= INF)
+                & (i["legal"][L] >= INF)
+                & (i["due"][L] < t)
+                & (i["issue"][L] <= t)
+            )
             i["legal"][L[m]] = t
         u["last_fn"][E[a == FORMAL_NOTICE]] = t
         u["n_complaints"][E] += complaint
@@ -414,20 +464,32 @@ class Simulator:
         disp_open = (i["disp"][L] <= t) & (i["resolved"][L] > t)
         stress = u["stress"][un]
         cap = u["capacity"][un]
-        z = (p.pay_intercept - p.pay_stress * stress + u["boost"][un]
-             - p.balance_burden * np.log1p(agg["balance"][un] / cap))
+        z = (
+            p.pay_intercept
+            - p.pay_stress * stress
+            + u["boost"][un]
+            - p.balance_burden * np.log1p(agg["balance"][un] / cap)
+        )
         forget = u["forget"][un] * np.where(u["reminded_until"][un] >= t, 0.15, 1.0)
         h_pre = p.pay_pre_due_scale * sigmoid(z) * (1 - 0.9 * forget) * (r >= -10)
         h_pre += 0.004 * sigmoid(z) * (r < -10)
-        h_post = p.pay_post_due_scale * sigmoid(z - p.pay_post_due_decay * np.log1p(
-            np.maximum(r, 0) / 7.0)) * (1 - 0.5 * forget)
+        h_post = (
+            p.pay_post_due_scale
+            * sigmoid(z - p.pay_post_due_decay * np.log1p(np.maximum(r, 0) / 7.0))
+            * (1 - 0.5 * forget)
+        )
         h = np.where(r <= 0, h_pre, h_post)
         h = np.where(i["berr"][L] & (i["disp"][L] >= INF), 0.08 * h, h)
         h = np.where(i["fix_until"][L] >= t, np.maximum(h, 0.15), h)
         plan = i["plan_day"][L] < INF
         h = np.where(plan, 0.3 * h, h)
-        h = np.where(legal, np.where(t - i["legal"][L] >= 21, p.legal_recovery_rate * 2 * sigmoid(
-            0.8 - stress), 0.0), h)
+        h = np.where(
+            legal,
+            np.where(
+                t - i["legal"][L] >= 21, p.legal_recovery_rate * 2 * sigmoid(0.8 - stress), 0.0
+            ),
+            h,
+        )
         h = np.where(disp_open, 0.0, h)
         dow = cal.dow[t]
         h *= np.where(cal.off[u["dept"][un], t], 0.03, 0.35 if dow == 5 else 1.0)
@@ -452,23 +514,28 @@ class Simulator:
         cand = unpaid & ~pay & ~legal & (i["disp"][L] >= INF) & ~busy[un]
         berr = i["berr"][L]
         hd = np.where(berr, np.where((r >= -25) & (r <= 30), 0.03, 0.006), 0.00025)
-        hd += ~berr * (0.0012 * u["strategic"][un] * np.maximum(stress, 0) * (r > 0)
-                       + 0.0004 * u["sens"][un] * u["annoy"][un])
+        hd += ~berr * (
+            0.0012 * u["strategic"][un] * np.maximum(stress, 0) * (r > 0)
+            + 0.0004 * u["sens"][un] * u["annoy"][un]
+        )
         ud, ur = R.uniform2(i["ikey"][L], t, S_SPONT)
         new = cand & (ud < hd)
         j = L[new]
         if len(j):
             i["disp"][j] = t
             rr = ur[new]
-            i["reason"][j] = np.where(berr[new], 0, np.where(rr < 0.3, 1, np.where(
-                rr < 0.75, 2, 3)))
+            i["reason"][j] = np.where(
+                berr[new], 0, np.where(rr < 0.3, 1, np.where(rr < 0.75, 2, 3))
+            )
             np.add.at(u["n_disputes"], i["unit"][j], 1)
         # resolutions
         op = (i["disp"][L] < t) & (i["resolved"][L] >= INF)
         reviewed = u["review_until"][un] >= t
-        rate = np.where(berr, np.where(reviewed, p.dispute_review_rate[0],
-                                       p.dispute_resolve_rate[0]),
-                        np.where(reviewed, p.dispute_review_rate[1], p.dispute_resolve_rate[1]))
+        rate = np.where(
+            berr,
+            np.where(reviewed, p.dispute_review_rate[0], p.dispute_resolve_rate[0]),
+            np.where(reviewed, p.dispute_review_rate[1], p.dispute_resolve_rate[1]),
+        )
         res = op & (R.uniform(i["ikey"][L], t, S_RESOLVE) < rate)
         j = L[res]
         if len(j):
@@ -477,11 +544,13 @@ class Simulator:
 
     # ------------------------------------------------------------------ policy
     def _reliable(self, u: dict, idx: np.ndarray, t: int) -> np.ndarray:
-        return ((t - u["since"][idx] >= RELIABLE_TENURE)
-                & (u["last_late_pay"][idx] < t - RELIABLE_LATE_WINDOW))
+        return (t - u["since"][idx] >= RELIABLE_TENURE) & (
+            u["last_late_pay"][idx] < t - RELIABLE_LATE_WINDOW
+        )
 
-    def feasible_days(self, u: dict, D: np.ndarray, t: int, reliable: np.ndarray,
-                      last_day: int, n_ahead: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    def feasible_days(
+        self, u: dict, D: np.ndarray, t: int, reliable: np.ndarray, last_day: int, n_ahead: int = 7
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Boolean ``[len(D), n_ahead]`` matrices of compliant contact days from t+1 (any
         contact, phone call)."""
         cal = self.cal
@@ -498,9 +567,16 @@ class Simulator:
         fp = f & (cal.dow[ks_c][None, :] < 5) & (n30 < 4)
         return f, fp
 
-    def allowed_actions(self, st: State, D: np.ndarray, t: int, agg: dict,
-                        last_day: int, compliance_only: bool = False, n_ahead: int = 7
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def allowed_actions(
+        self,
+        st: State,
+        D: np.ndarray,
+        t: int,
+        agg: dict,
+        last_day: int,
+        compliance_only: bool = False,
+        n_ahead: int = 7,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Actions the logging policy may take for units ``D`` at the evening of day ``t``.
 
         With ``compliance_only`` only the rules of CONTRACT §4 apply (not the policy's own
@@ -514,8 +590,12 @@ class Simulator:
         dpd = agg["maxdpd"][D]
         cons = u["consent"][D]
         disp = agg["open_dispute"][D]
-        legal_ok = ((dpd >= 30) & (u["last_fn"][D] > NEG) & (t - u["last_fn"][D] >= 8)
-                    & (u["last_pay"][D] < u["last_fn"][D]))
+        legal_ok = (
+            (dpd >= 30)
+            & (u["last_fn"][D] > NEG)
+            & (t - u["last_fn"][D] >= 8)
+            & (u["last_pay"][D] < u["last_fn"][D])
+        )
         pol = not compliance_only
         if pol:
             legal_ok &= agg["balance"][D] >= self.p.legal_min_balance
@@ -550,8 +630,16 @@ class Simulator:
         choice[disp] = np.where(review[disp], DISPUTE_REVIEW, WAIT)
         return choice
 
-    def choose_slot(self, st: State, D: np.ndarray, t: int, act: np.ndarray, f: np.ndarray,
-                    fp: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def choose_slot(
+        self,
+        st: State,
+        D: np.ndarray,
+        t: int,
+        act: np.ndarray,
+        f: np.ndarray,
+        fp: np.ndarray,
+        keys: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Slot (day, local hour) for each chosen contact, randomised as the policy does."""
         feas = np.where((act == PHONE)[:, None], fp, f)
         u1, u2 = R.uniform2(keys, t, S_SLOT)
@@ -577,10 +665,15 @@ class Simulator:
         dpd = agg["maxdpd"]
         stage = np.where(has, (dpd[:, None] >= STAGE_DPD[None, :]).sum(axis=1) - 1, -1)
         u["last_stage"] = np.minimum(u["last_stage"], stage).astype(np.int8)
-        trig = has & (u["pend_day"] >= INF) & (t >= u["next_dec"]) & (
-            (stage > u["last_stage"])
-            | ((stage >= 6) & (t - u["last_dec"] >= 14))
-            | (agg["open_dispute"] & (t - u["last_dec"] >= 10))
+        trig = (
+            has
+            & (u["pend_day"] >= INF)
+            & (t >= u["next_dec"])
+            & (
+                (stage > u["last_stage"])
+                | ((stage >= 6) & (t - u["last_dec"] >= 14))
+                | (agg["open_dispute"] & (t - u["last_dec"] >= 10))
+            )
         )
         D = np.flatnonzero(trig)
         if len(D) == 0:
@@ -603,10 +696,17 @@ class Simulator:
         rows = None
         if log is not None:
             minute = (R.uniform(keys, t, S_MINUTE) * 60).astype(np.int16)
-            rows = log.add(dict(unit=D, day=np.full(len(D), t, np.int32), minute=minute,
-                                action=act.astype(np.int8), propensity=prop,
-                                sched_day=np.where(contact, day, INF).astype(np.int32),
-                                hour=hour))
+            rows = log.add(
+                dict(
+                    unit=D,
+                    day=np.full(len(D), t, np.int32),
+                    minute=minute,
+                    action=act.astype(np.int8),
+                    propensity=prop,
+                    sched_day=np.where(contact, day, INF).astype(np.int32),
+                    hour=hour,
+                )
+            )
         C = D[contact]
         u["pend_day"][C] = day[contact]
         u["pend_act"][C] = act[contact]
@@ -618,8 +718,7 @@ class Simulator:
         u["last_review"][D[act == DISPUTE_REVIEW]] = t
 
     # ------------------------------------------------------------------ main loop
-    def step(self, st: State, t: int, log: Log | None, last_day: int,
-             decide: bool = True) -> None:
+    def step(self, st: State, t: int, log: Log | None, last_day: int, decide: bool = True) -> None:
         """Simulate day ``t`` (morning contacts, daytime events, evening decisions)."""
         i = st.i
         new_ptr = int(np.searchsorted(i["issue"], t, side="right"))
@@ -639,8 +738,15 @@ class Simulator:
             self._decide(st, t, log, last_day)
         st.t = t + 1
 
-    def run(self, st: State, t_end: int, log: Log | None, last_day: int,
-            progress: bool = False, desc: str = "simulating") -> None:
+    def run(
+        self,
+        st: State,
+        t_end: int,
+        log: Log | None,
+        last_day: int,
+        progress: bool = False,
+        desc: str = "simulating",
+    ) -> None:
         """Simulate days ``st.t .. t_end-1``."""
         days = range(st.t, t_end)
         if progress:
@@ -656,8 +762,7 @@ def sector_shocks(seed: int, n_weeks: int, n_groups: int, p: WorldParams) -> np.
     g = np.random.default_rng([seed, 2])
     out = np.zeros((n_groups, n_weeks))
     macro = np.zeros(n_weeks)
-    x = g.normal(0, p.sector_shock_sd_week / np.sqrt(1 - p.sector_shock_phi_week ** 2),
-                 n_groups)
+    x = g.normal(0, p.sector_shock_sd_week / np.sqrt(1 - p.sector_shock_phi_week**2), n_groups)
     m = 0.0
     for w in range(n_weeks):
         x = p.sector_shock_phi_week * x + p.sector_shock_sd_week * g.standard_normal(n_groups)

@@ -59,7 +59,7 @@ def _ids(prefix: str, idx: np.ndarray, width: int) -> pa.Array:
 def _date_arr(origin: dt.date, days: np.ndarray) -> pa.Array:
     days = np.asarray(days, dtype=np.int64)
     null = days >= INF
-    d = (np.datetime64(origin, "D") + np.where(null, 0, days).astype("timedelta64[D]"))
+    d = np.datetime64(origin, "D") + np.where(null, 0, days).astype("timedelta64[D]")
     return pa.array(d, type=pa.date32(), mask=null)
 
 
@@ -79,8 +79,9 @@ class SyntheticWorld:
     regeneration from ``(n_debtors, seed, start, end, params)`` reproduces exactly.
     """
 
-    def __init__(self, n_debtors: int, seed: int, start: dt.date, end: dt.date,
-                 params: WorldParams) -> None:
+    def __init__(
+        self, n_debtors: int, seed: int, start: dt.date, end: dt.date, params: WorldParams
+    ) -> None:
         self.n_debtors = int(n_debtors)
         self.seed = int(seed)
         self.start = start
@@ -93,8 +94,9 @@ class SyntheticWorld:
         n_weeks = self.cal.n_days // 7 + 2
         self.shocks = sector_shocks(self.seed, n_weeks, HOUSEHOLD_GROUP + 1, params)
         self.sim = Simulator(params, self.cal, self.seed, self.n_days, self.shocks)
-        self.debtors, self.invoices = draw_population(self.n_debtors, self.n_days, self.seed,
-                                                      params)
+        self.debtors, self.invoices = draw_population(
+            self.n_debtors, self.n_days, self.seed, params
+        )
         self._width_d = max(6, len(str(self.n_debtors)))
         self._width_i = max(7, len(str(len(self.invoices["unit"]))))
         self._arrow: dict[str, pa.Table] | None = None
@@ -104,76 +106,100 @@ class SyntheticWorld:
     def _simulate(self, progress: bool) -> None:
         st = initial_state(self.debtors, self.invoices, self.seed, np.arange(self.n_debtors))
         log = Log()
-        self.sim.run(st, self.n_days, log, last_day=self.n_days - 1, progress=progress,
-                     desc=f"synthetic world ({self.n_debtors:,} debtors)")
+        self.sim.run(
+            st,
+            self.n_days,
+            log,
+            last_day=self.n_days - 1,
+            progress=progress,
+            desc=f"synthetic world ({self.n_debtors:,} debtors)",
+        )
         self._arrow = self._build_tables(st, log)
 
     def _build_tables(self, st: State, log: Log) -> dict[str, pa.Table]:
         d, o = self.debtors, self.start
         n = self.n_debtors
-        debtors = pa.table({
-            "debtor_id": _ids("D", np.arange(n), self._width_d),
-            "segment": _cat(("B2C", "B2B"), d["b2b"].astype(np.int64)),
-            "sector": _cat(SECTORS, d["sector"]),
-            "company_size": _cat(COMPANY_SIZES, d["size"]),
-            "department": _cat(DEPARTMENTS, d["dept"]),
-            "customer_since": _date_arr(o, d["since"]),
-            "credit_limit": pa.array(d["credit_limit"], from_pandas=True),
-            "external_score": pa.array(d["external_score"], from_pandas=True),
-            "consent_email": pa.array(d["consent"][:, 0]),
-            "consent_sms": pa.array(d["consent"][:, 1]),
-            "consent_whatsapp": pa.array(d["consent"][:, 2]),
-            "consent_phone": pa.array(d["consent"][:, 3]),
-            "language": _cat(("fr", "en"), d["lang_en"].astype(np.int64)),
-        })
+        debtors = pa.table(
+            {
+                "debtor_id": _ids("D", np.arange(n), self._width_d),
+                "segment": _cat(("B2C", "B2B"), d["b2b"].astype(np.int64)),
+                "sector": _cat(SECTORS, d["sector"]),
+                "company_size": _cat(COMPANY_SIZES, d["size"]),
+                "department": _cat(DEPARTMENTS, d["dept"]),
+                "customer_since": _date_arr(o, d["since"]),
+                "credit_limit": pa.array(d["credit_limit"], from_pandas=True),
+                "external_score": pa.array(d["external_score"], from_pandas=True),
+                "consent_email": pa.array(d["consent"][:, 0]),
+                "consent_sms": pa.array(d["consent"][:, 1]),
+                "consent_whatsapp": pa.array(d["consent"][:, 2]),
+                "consent_phone": pa.array(d["consent"][:, 3]),
+                "language": _cat(("fr", "en"), d["lang_en"].astype(np.int64)),
+            }
+        )
         i = st.i
         oi = np.argsort(i["iglob"], kind="stable")
         g = {k: v[oi] for k, v in i.items()}
         end = self.n_days - 1
-        clip = {k: np.where(g[k] <= end, g[k], INF) for k in ("paid", "disp", "resolved",
-                                                               "legal")}
+        clip = {k: np.where(g[k] <= end, g[k], INF) for k in ("paid", "disp", "resolved", "legal")}
         reason = np.where(clip["disp"] < INF, g["reason"], -1)
-        invoices = pa.table({
-            "invoice_id": _ids("I", g["iglob"], self._width_i),
-            "debtor_id": _ids("D", st.u["dglob"][g["unit"]], self._width_d),
-            "issue_date": _date_arr(o, g["issue"]),
-            "due_date": _date_arr(o, g["due"]),
-            "amount": pa.array(g["amount"]),
-            "purchase_order_ref": pa.array(g["po"]),
-            "delivery_channel": _cat(DELIVERY_CHANNELS, g["chan"]),
-            "paid_date": _date_arr(o, clip["paid"]),
-            "dispute_date": _date_arr(o, clip["disp"]),
-            "dispute_reason": _cat(DISPUTE_REASONS, reason),
-            "dispute_resolved_date": _date_arr(o, clip["resolved"]),
-            "legal_date": _date_arr(o, clip["legal"]),
-        })
+        invoices = pa.table(
+            {
+                "invoice_id": _ids("I", g["iglob"], self._width_i),
+                "debtor_id": _ids("D", st.u["dglob"][g["unit"]], self._width_d),
+                "issue_date": _date_arr(o, g["issue"]),
+                "due_date": _date_arr(o, g["due"]),
+                "amount": pa.array(g["amount"]),
+                "purchase_order_ref": pa.array(g["po"]),
+                "delivery_channel": _cat(DELIVERY_CHANNELS, g["chan"]),
+                "paid_date": _date_arr(o, clip["paid"]),
+                "dispute_date": _date_arr(o, clip["disp"]),
+                "dispute_reason": _cat(DISPUTE_REASONS, reason),
+                "dispute_resolved_date": _date_arr(o, clip["resolved"]),
+                "legal_date": _date_arr(o, clip["legal"]),
+            }
+        )
         cols = log.columns()
         if not cols:
-            cols = dict(unit=np.zeros(0, np.int64), day=np.zeros(0, np.int32),
-                        minute=np.zeros(0, np.int16), action=np.zeros(0, np.int8),
-                        propensity=np.zeros(0), sched_day=np.zeros(0, np.int32),
-                        hour=np.zeros(0, np.int8), outcome=np.zeros(0, np.int8))
+            cols = dict(
+                unit=np.zeros(0, np.int64),
+                day=np.zeros(0, np.int32),
+                minute=np.zeros(0, np.int16),
+                action=np.zeros(0, np.int8),
+                propensity=np.zeros(0),
+                sched_day=np.zeros(0, np.int32),
+                hour=np.zeros(0, np.int8),
+                outcome=np.zeros(0, np.int8),
+            )
         dglob = st.u["dglob"][cols["unit"]]
         order = np.lexsort((dglob, cols["minute"], cols["day"]))
         c = {k: v[order] for k, v in cols.items()}
         dglob = dglob[order]
         base = np.datetime64(o, "s").astype(np.int64)
-        decided = base + c["day"].astype(np.int64) * 86400 + 19 * 3600 + c["minute"].astype(np.int64) * 60
+        decided = (
+            base + c["day"].astype(np.int64) * 86400 + 19 * 3600 + c["minute"].astype(np.int64) * 60
+        )
         tz = self.cal.dept_tz[self.debtors["dept"][dglob]]
         sday = np.minimum(c["sched_day"], self.cal.n_days - 1)
         offs = self.cal.offset_min[tz, sday].astype(np.int64)
-        sched = base + c["sched_day"].astype(np.int64) * 86400 + c["hour"].astype(np.int64) * 3600 - offs * 60
+        sched = (
+            base
+            + c["sched_day"].astype(np.int64) * 86400
+            + c["hour"].astype(np.int64) * 3600
+            - offs * 60
+        )
         wait = c["action"] == WAIT
         ts = pa.timestamp("ms", tz="UTC")  # Parquet has no seconds unit
-        actions = pa.table({
-            "action_id": _ids("A", np.arange(len(order)), max(8, len(str(len(order))))),
-            "debtor_id": _ids("D", dglob, self._width_d),
-            "decided_at": pa.array(decided * 1000, type=ts),
-            "action": _cat(ACTIONS, c["action"]),
-            "scheduled_at": pa.array(np.where(wait, 0, sched) * 1000, type=ts, mask=wait),
-            "propensity": pa.array(c["propensity"].astype(np.float64)),
-            "outcome": _cat(OUTCOMES, np.where(wait, -1, c["outcome"])),
-        })
+        actions = pa.table(
+            {
+                "action_id": _ids("A", np.arange(len(order)), max(8, len(str(len(order))))),
+                "debtor_id": _ids("D", dglob, self._width_d),
+                "decided_at": pa.array(decided * 1000, type=ts),
+                "action": _cat(ACTIONS, c["action"]),
+                "scheduled_at": pa.array(np.where(wait, 0, sched) * 1000, type=ts, mask=wait),
+                "propensity": pa.array(c["propensity"].astype(np.float64)),
+                "outcome": _cat(OUTCOMES, np.where(wait, -1, c["outcome"])),
+            }
+        )
         return {"debtors": debtors, "invoices": invoices, "actions": actions}
 
     # ------------------------------------------------------------------ tables and I/O
@@ -183,9 +209,7 @@ class SyntheticWorld:
         if self._tables is None:
             if self._arrow is None:
                 raise RuntimeError("world has no tables (load_world with tables=False?)")
-            self._tables = {
-                k: t.to_pandas(date_as_object=False) for k, t in self._arrow.items()
-            }
+            self._tables = {k: t.to_pandas(date_as_object=False) for k, t in self._arrow.items()}
         return self._tables
 
     def meta(self) -> dict:
@@ -255,8 +279,9 @@ class SyntheticWorld:
 
     def _case_mask(self, st: State, day: int) -> np.ndarray:
         i = st.i
-        return ((i["issue"] < day) & (i["paid"] >= INF) & (i["legal"] >= INF)
-                & (i["due"] <= day + 15))
+        return (
+            (i["issue"] < day) & (i["paid"] >= INF) & (i["legal"] >= INF) & (i["due"] <= day + 15)
+        )
 
     def _slot_utc(self, dglob: np.ndarray, day: np.ndarray, hour: np.ndarray) -> np.ndarray:
         tz = self.cal.dept_tz[self.debtors["dept"][dglob]]
@@ -270,8 +295,12 @@ class SyntheticWorld:
         return [slice(a, min(a + step, n)) for a in range(0, n, step)]
 
     # ------------------------------------------------------------------ ground truth
-    def true_risk(self, debtor_ids: Sequence[str], as_of: str | dt.datetime | pd.Timestamp,
-                  n_replicas: int = 64) -> pd.DataFrame:
+    def true_risk(
+        self,
+        debtor_ids: Sequence[str],
+        as_of: str | dt.datetime | pd.Timestamp,
+        n_replicas: int = 64,
+    ) -> pd.DataFrame:
         """True default and dispute probabilities of the cases at ``as_of``.
 
         ``p_default``: probability that some invoice open at ``as_of`` (CONTRACT §3 case
@@ -296,10 +325,8 @@ class SyntheticWorld:
             st.i["case0"] = case
             n = st.n_units
             has[sl] = np.bincount(st.i["unit"][case], minlength=n) > 0
-            rst = st.take(np.repeat(np.arange(n), K), np.tile(np.arange(1, K + 1), n),
-                          self.seed)
-            self.sim.run(rst, min(horizon, self.cal.n_days - 8), None,
-                         last_day=self.cal.n_days - 8)
+            rst = st.take(np.repeat(np.arange(n), K), np.tile(np.arange(1, K + 1), n), self.seed)
+            self.sim.run(rst, min(horizon, self.cal.n_days - 8), None, last_day=self.cal.n_days - 8)
             i = rst.i
             c = i["case0"]
             dflt = c & (i["paid"] > i["due"] + 90)
@@ -309,12 +336,14 @@ class SyntheticWorld:
             s_u = np.bincount(i["unit"][disp], minlength=nu) > 0
             pdef[sl] = d_u.reshape(n, K).mean(axis=1)
             pdis[sl] = s_u.reshape(n, K).mean(axis=1)
-        return pd.DataFrame({
-            "debtor_id": pd.Series(ids, dtype="str"),
-            "p_default": pdef[inv],
-            "p_dispute": pdis[inv],
-            "has_case": has[inv],
-        })
+        return pd.DataFrame(
+            {
+                "debtor_id": pd.Series(ids, dtype="str"),
+                "p_default": pdef[inv],
+                "p_dispute": pdis[inv],
+                "has_case": has[inv],
+            }
+        )
 
     def true_action_values(
         self,
@@ -356,8 +385,9 @@ class SyntheticWorld:
             s_day = np.broadcast_to(s_day, (len(uniq), len(s_day)))
             s_hour = np.broadcast_to(s_hour, s_day.shape)
         else:
-            stamps = np.array([pd.Timestamp(s).tz_convert("UTC").value // 10**9 for s in slots],
-                              dtype=np.int64)
+            stamps = np.array(
+                [pd.Timestamp(s).tz_convert("UTC").value // 10**9 for s in slots], dtype=np.int64
+            )
             tz = self.cal.dept_tz[self.debtors["dept"][uniq]]
             base = np.datetime64(self.start, "s").astype(np.int64)
             rel = stamps[None, :] - base
@@ -386,8 +416,13 @@ class SyntheticWorld:
         # state as the deciding software sees it at as_of (= evening of day-1)
         agg_all = self.sim._aggregates(st_all, day - 1)
         al_all, f_all, fp_all = self.sim.allowed_actions(
-            st_all, np.arange(st_all.n_units), day - 1, agg_all, self.cal.n_days - 8,
-            compliance_only=True)
+            st_all,
+            np.arange(st_all.n_units),
+            day - 1,
+            agg_all,
+            self.cal.n_days - 8,
+            compliance_only=True,
+        )
         for sl in self._chunks(len(uniq), nv * K):
             dg = uniq[sl]
             sub = np.arange(len(uniq))[sl]
@@ -405,8 +440,7 @@ class SyntheticWorld:
             sh = s_hour[sl][units, np.maximum(vs, 0)]
             u = rst.u
             dpd = agg_all["maxdpd"][sub][units]
-            stage = np.where(has[units], (dpd[:, None] >= STAGE_DPD[None, :]).sum(axis=1) - 1,
-                             -1)
+            stage = np.where(has[units], (dpd[:, None] >= STAGE_DPD[None, :]).sum(axis=1) - 1, -1)
             contact = va != WAIT
             u["pend_day"][:] = np.where(contact, sd, INF)
             u["pend_act"][:] = va
@@ -441,42 +475,51 @@ class SyntheticWorld:
             later = utc > as_of_s
             comp = al[:, var_act] & day_ok & hour_ok & later
             comp[:, var_act == WAIT] = True
-            frames.append(pd.DataFrame({
-                "debtor_idx": np.repeat(dg, nv),
-                "action": np.tile(np.asarray(ACTIONS, dtype=object)[var_act], n),
-                "scheduled_s": np.where(np.tile(var_act == WAIT, n), NEG, utc.ravel()),
-                "expected_reward": R.ravel(),
-                "p_dispute_or_complaint": P.ravel(),
-                "compliant": comp.ravel(),
-                "has_case": np.repeat(has, nv),
-                "later": np.where(np.tile(var_act == WAIT, n), True, later.ravel()),
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "debtor_idx": np.repeat(dg, nv),
+                        "action": np.tile(np.asarray(ACTIONS, dtype=object)[var_act], n),
+                        "scheduled_s": np.where(np.tile(var_act == WAIT, n), NEG, utc.ravel()),
+                        "expected_reward": R.ravel(),
+                        "p_dispute_or_complaint": P.ravel(),
+                        "compliant": comp.ravel(),
+                        "has_case": np.repeat(has, nv),
+                        "later": np.where(np.tile(var_act == WAIT, n), True, later.ravel()),
+                    }
+                )
+            )
         res = pd.concat(frames, ignore_index=True)
         if slots is None:
             res = res[res["later"]]
         res = res.drop(columns="later")
-        sched = pd.to_datetime(res["scheduled_s"].where(res["scheduled_s"] > NEG), unit="s",
-                               utc=True)
-        out = pd.DataFrame({
-            "debtor_idx": res["debtor_idx"].to_numpy(),
-            "action": res["action"].astype("str").to_numpy(),
-            "scheduled_at": sched.to_numpy(),
-            "expected_reward": res["expected_reward"].to_numpy(),
-            "p_dispute_or_complaint": res["p_dispute_or_complaint"].to_numpy(),
-            "compliant": res["compliant"].to_numpy(),
-            "has_case": res["has_case"].to_numpy(),
-        })
+        sched = pd.to_datetime(
+            res["scheduled_s"].where(res["scheduled_s"] > NEG), unit="s", utc=True
+        )
+        out = pd.DataFrame(
+            {
+                "debtor_idx": res["debtor_idx"].to_numpy(),
+                "action": res["action"].astype("str").to_numpy(),
+                "scheduled_at": sched.to_numpy(),
+                "expected_reward": res["expected_reward"].to_numpy(),
+                "p_dispute_or_complaint": res["p_dispute_or_complaint"].to_numpy(),
+                "compliant": res["compliant"].to_numpy(),
+                "has_case": res["has_case"].to_numpy(),
+            }
+        )
         # restore the caller's order of debtors
         order = {g: k for k, g in enumerate(idx[np.sort(first_pos)])}
         out["_o"] = out["debtor_idx"].map(order)
         out = out.sort_values(["_o"], kind="stable").drop(columns="_o")
-        out.insert(0, "debtor_id", _ids("D", out["debtor_idx"].to_numpy(), self._width_d)
-                   .to_pandas())
+        out.insert(
+            0, "debtor_id", _ids("D", out["debtor_idx"].to_numpy(), self._width_d).to_pandas()
+        )
         out["scheduled_at"] = pd.to_datetime(out["scheduled_at"], utc=True)
         return out.drop(columns="debtor_idx").reset_index(drop=True)
 
-    def ladder_action(self, debtor_ids: Sequence[str],
-                      as_of: str | dt.datetime | pd.Timestamp) -> pd.DataFrame:
+    def ladder_action(
+        self, debtor_ids: Sequence[str], as_of: str | dt.datetime | pd.Timestamp
+    ) -> pd.DataFrame:
         """The logging policy's greedy (no exploration) choice at ``as_of`` for each debtor.
 
         Returns ``debtor_id, action, scheduled_at, has_case`` (``wait`` has no slot; debtors
@@ -493,15 +536,26 @@ class SyntheticWorld:
         D = np.arange(st.n_units)
         al, f, fp = self.sim.allowed_actions(st, D, t, agg, self.cal.n_days - 8)
         _, hour = self.sim.choose_slot(st, D, t, np.full(len(D), PHONE), f, fp, st.u["dkey"])
-        _, hour_any = self.sim.choose_slot(st, D, t, np.full(len(D), WAIT), f, fp,
-                                           st.u["dkey"])
+        _, hour_any = self.sim.choose_slot(st, D, t, np.full(len(D), WAIT), f, fp, st.u["dkey"])
         # only slots after as_of: drop today when its slot has passed
         days = t + 1 + np.arange(7)
         as_of_s = int(ts.value // 10**9)
-        late_any = self._slot_utc(uniq[:, None], np.broadcast_to(days, f.shape),
-                                  np.broadcast_to(hour_any[:, None], f.shape)) > as_of_s
-        late_ph = self._slot_utc(uniq[:, None], np.broadcast_to(days, f.shape),
-                                 np.broadcast_to(hour[:, None], f.shape)) > as_of_s
+        late_any = (
+            self._slot_utc(
+                uniq[:, None],
+                np.broadcast_to(days, f.shape),
+                np.broadcast_to(hour_any[:, None], f.shape),
+            )
+            > as_of_s
+        )
+        late_ph = (
+            self._slot_utc(
+                uniq[:, None],
+                np.broadcast_to(days, f.shape),
+                np.broadcast_to(hour[:, None], f.shape),
+            )
+            > as_of_s
+        )
         f, fp = f & late_any, fp & late_ph
         al[:, 1:] &= f.any(axis=1)[:, None]
         al[:, PHONE] &= fp.any(axis=1)
@@ -511,19 +565,27 @@ class SyntheticWorld:
         sday = (t + 1 + np.argmax(feas, axis=1)).astype(np.int64)
         hour = np.where(act == PHONE, hour, hour_any)
         utc = self._slot_utc(uniq, sday, hour.astype(np.int64))
-        sched = pd.to_datetime(pd.Series(np.where(act == WAIT, np.nan, utc.astype(float))),
-                               unit="s", utc=True)
-        return pd.DataFrame({
-            "debtor_id": pd.Series(ids, dtype="str"),
-            "action": pd.Series(np.asarray(ACTIONS, dtype=object)[act][inv], dtype="str"),
-            "scheduled_at": sched.to_numpy()[inv],
-            "has_case": agg["has_case"][inv],
-        }).assign(scheduled_at=lambda x: pd.to_datetime(x["scheduled_at"], utc=True))
+        sched = pd.to_datetime(
+            pd.Series(np.where(act == WAIT, np.nan, utc.astype(float))), unit="s", utc=True
+        )
+        return pd.DataFrame(
+            {
+                "debtor_id": pd.Series(ids, dtype="str"),
+                "action": pd.Series(np.asarray(ACTIONS, dtype=object)[act][inv], dtype="str"),
+                "scheduled_at": sched.to_numpy()[inv],
+                "has_case": agg["has_case"][inv],
+            }
+        ).assign(scheduled_at=lambda x: pd.to_datetime(x["scheduled_at"], utc=True))
 
 
-def generate(n_debtors: int, seed: int = 0, start: str | dt.date = DEFAULT_START,
-             end: str | dt.date = DEFAULT_END, params: WorldParams | None = None,
-             progress: bool = True) -> SyntheticWorld:
+def generate(
+    n_debtors: int,
+    seed: int = 0,
+    start: str | dt.date = DEFAULT_START,
+    end: str | dt.date = DEFAULT_END,
+    params: WorldParams | None = None,
+    progress: bool = True,
+) -> SyntheticWorld:
     """Generate a synthetic world of ``n_debtors`` debtors over ``start .. end`` (inclusive).
 
     Deterministic: the same arguments give byte-identical tables.
@@ -545,15 +607,22 @@ def load_world(data_dir: str | os.PathLike, tables: bool = True) -> SyntheticWor
     meta = json.loads((d / "world.json").read_text())
     if meta.get("format") != FORMAT_VERSION:
         raise ValueError(f"unsupported world format {meta.get('format')}")
-    w = SyntheticWorld(meta["n_debtors"], meta["seed"], _to_date(meta["start"]),
-                       _to_date(meta["end"]), WorldParams.from_dict(meta["params"]))
+    w = SyntheticWorld(
+        meta["n_debtors"],
+        meta["seed"],
+        _to_date(meta["start"]),
+        _to_date(meta["end"]),
+        WorldParams.from_dict(meta["params"]),
+    )
     if tables:
-        w._arrow = {k: pq.read_table(d / f"{k}.parquet") for k in ("debtors", "invoices",
-                                                                   "actions")}
+        w._arrow = {
+            k: pq.read_table(d / f"{k}.parquet") for k in ("debtors", "invoices", "actions")
+        }
     return w
 
 
-def write_sample(out: str | os.PathLike = "data/synthetic/sample", n: int = 400,
-                 seed: int = 7) -> Path:
+def write_sample(
+    out: str | os.PathLike = "data/synthetic/sample", n: int = 400, seed: int = 7
+) -> Path:
     """Generate and write the small committed sample data set."""
     return generate(n, seed=seed, progress=False).write(out)

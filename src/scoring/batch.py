@@ -1,0 +1,73 @@
+"""Portfolio scoring: ``scoring batch --data DIR --as-of T --output FILE`` (CONTRACT §5)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from scoring.cases import build_cases
+from scoring.contract import load_tables
+from scoring.service import Bundle, batch_decisions
+
+BATCH_COLUMNS = [
+    "debtor_id", "default_probability", "dispute_probability", "action", "scheduled_at",
+    "expected_value", "propensity", "requires_review", "reasons",
+]  # fmt: skip
+
+
+def write_atomic(df: pd.DataFrame, output: str | Path) -> Path:
+    """Write ``.parquet`` or ``.csv`` through a temporary file renamed into place."""
+    output = Path(output)
+    suffix = output.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise ValueError(f"--output must end in .parquet or .csv, not {output.name!r}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    os.close(fd)
+    try:
+        if suffix == ".parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return output
+
+
+def run_batch(
+    data_dir: str | Path,
+    as_of,
+    output: str | Path,
+    bundle: Bundle | None = None,
+    alias: str = "champion",
+    lang: str = "fr",
+    explore: bool = True,
+) -> pd.DataFrame:
+    """Validate the data set, build every case at ``as_of``, decide, write the file."""
+    ts = pd.Timestamp(as_of)
+    if ts.tzinfo is None:
+        raise ValueError(
+            f"--as-of {as_of!r} must carry a UTC offset, e.g. 2026-10-05T09:00:00+02:00"
+        )
+    Path(output)  # validated by write_atomic before any work is lost
+    if Path(output).suffix.lower() not in (".parquet", ".csv"):
+        raise ValueError(f"--output must end in .parquet or .csv, not {Path(output).name!r}")
+    tables = load_tables(data_dir)
+    if bundle is None:
+        from scoring import registry
+
+        registry.setup_mlflow()
+        bundle = Bundle.from_registry(alias)
+    cs = build_cases(tables, ts)
+    if len(cs) == 0:
+        out = pd.DataFrame(columns=BATCH_COLUMNS)
+    else:
+        out = batch_decisions(bundle, cs, lang=lang, explore=explore)
+        out["as_of"] = out["as_of"].astype(str)
+    write_atomic(out, output)
+    return out

@@ -1,0 +1,172 @@
+"""Scoring logic shared by batch decisions and the HTTP API (knows nothing about HTTP).
+
+A :class:`Bundle` is the set of models in use (default risk, dispute risk, policy) with their
+registry versions. :func:`score_cases` and :func:`decide_cases` take a :class:`CaseSet` and
+return plain dictionaries/frames; the API and ``scoring batch`` format them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scoring.cases import CaseSet
+from scoring.explain import Reason, reasons_summary, top_reasons
+from scoring.features import features, unknown_values
+from scoring.models.risk import RiskModel
+from scoring.policy.recommend import Policy
+
+#: Risk grades by calibrated default probability (upper bounds).
+GRADES = (("A", 0.02), ("B", 0.05), ("C", 0.15), ("D", 0.35), ("E", 1.01))
+
+
+def risk_grade(p: np.ndarray) -> np.ndarray:
+    bounds = np.array([b for _, b in GRADES])
+    letters = np.array([g for g, _ in GRADES])
+    return letters[
+        np.searchsorted(bounds, np.asarray(p, dtype=float), side="right").clip(0, len(GRADES) - 1)
+    ]
+
+
+@dataclass
+class Bundle:
+    """The models a service or batch run uses, loaded once."""
+
+    default_risk: RiskModel
+    dispute_risk: RiskModel
+    policy: Policy | None = None
+    versions: dict[str, int | None] = field(default_factory=dict)
+    alias: str = "local"
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def risk_models(self) -> dict[str, RiskModel]:
+        return {"default_risk": self.default_risk, "dispute_risk": self.dispute_risk}
+
+    @classmethod
+    def from_registry(cls, alias: str = "champion", require_policy: bool = True) -> Bundle:
+        """Load ``NAME@alias`` of every model from the MLflow registry."""
+        from scoring import registry
+
+        loaded = {k: registry.resolve(k, alias) for k in registry.RISK_MODELS}
+        policy = None
+        versions = {k: v.version for k, v in loaded.items()}
+        tags = {k: v.tags for k, v in loaded.items()}
+        try:
+            pl = registry.resolve("policy", alias)
+            policy = Policy.load(pl.path)
+            versions["policy"], tags["policy"] = pl.version, pl.tags
+        except Exception:
+            if require_policy:
+                raise
+        return cls(
+            RiskModel.load(loaded["default_risk"].path),
+            RiskModel.load(loaded["dispute_risk"].path),
+            policy,
+            versions,
+            alias,
+            tags,
+        )
+
+    def model_versions(self) -> dict[str, str]:
+        return {k: f"{v}" for k, v in self.versions.items() if v is not None}
+
+
+@dataclass
+class Scores:
+    """Scores and explanations of a CaseSet (row-aligned with its cases)."""
+
+    X: pd.DataFrame
+    probability: dict[str, np.ndarray]
+    contributions: dict[str, np.ndarray]
+    base: dict[str, np.ndarray]
+    unknown: list[list[str]]
+
+    def reasons(self, bundle: Bundle, key: str, k: int, lang: str) -> list[list[Reason]]:
+        model = bundle.risk_models[key]
+        return top_reasons(
+            key, self.contributions[key], self.X, model.feature_names, k=k, lang=lang
+        )
+
+
+def score_cases(bundle: Bundle, cs: CaseSet, num_threads: int = 0) -> Scores:
+    """Calibrated probabilities and exact TreeSHAP contributions for both risk models."""
+    X = features(cs)
+    prob, contrib, base = {}, {}, {}
+    for key, model in bundle.risk_models.items():
+        prob[key], contrib[key], base[key] = model.predict_with_contributions(
+            X, num_threads=num_threads
+        )
+    return Scores(X, prob, contrib, base, unknown_values(cs))
+
+
+def batch_decisions(
+    bundle: Bundle,
+    cs: CaseSet,
+    lang: str = "fr",
+    explore: bool = True,
+    k_reasons: int = 3,
+    num_threads: int = 0,
+) -> pd.DataFrame:
+    """One row per case with the CONTRACT §5 batch columns (and a few more)."""
+    if bundle.policy is None:
+        raise ValueError("the bundle has no policy model: train one with `scoring train`")
+    s = score_cases(bundle, cs, num_threads=num_threads)
+    decisions, _ = bundle.policy.recommend(cs, s.X, explore=explore, num_threads=num_threads)
+    reasons_default = s.reasons(bundle, "default_risk", k_reasons, lang)
+    reasons_dispute = s.reasons(bundle, "dispute_risk", k_reasons, lang)
+    texts = []
+    for rd, rp in zip(reasons_default, reasons_dispute, strict=True):
+        pre = (
+            ("Risque de défaut : ", "Risque de litige : ")
+            if lang == "fr"
+            else ("Default risk: ", "Dispute risk: ")
+        )
+        texts.append(f"{pre[0]}{reasons_summary(rd, lang)} | {pre[1]}{reasons_summary(rp, lang)}")
+    out = pd.DataFrame(
+        {
+            "debtor_id": cs.cases["debtor_id"].astype(str).to_numpy(),
+            "as_of": cs.cases["as_of"].to_numpy(),
+            "default_probability": s.probability["default_risk"],
+            "dispute_probability": s.probability["dispute_risk"],
+            "risk_grade": risk_grade(s.probability["default_risk"]),
+            "action": decisions["action"].to_numpy(),
+            "scheduled_at": local_iso(decisions["scheduled_at"], cs.cases["department"].to_numpy()),
+            "expected_value": decisions["expected_value"].to_numpy(),
+            "uplift_vs_wait": decisions["uplift"].to_numpy(),
+            "propensity": decisions["propensity"].to_numpy(),
+            "requires_review": decisions["requires_review"].to_numpy(dtype=bool),
+            "tone": decisions["tone"].to_numpy(),
+            "installments": decisions["installments"].to_numpy(),
+            "reasons": texts,
+            "model_versions": ";".join(f"{k}={v}" for k, v in bundle.model_versions().items()),
+        }
+    )
+    return out
+
+
+def local_iso(utc: pd.Series, departments: np.ndarray) -> list[str | None]:
+    """ISO 8601 strings with the debtor's local offset (empty for NaT)."""
+    from scoring.policy.calendar import time_zone
+
+    out: list[str | None] = []
+    for t, d in zip(pd.to_datetime(pd.Series(utc), utc=True), departments, strict=True):
+        out.append(None if pd.isna(t) else t.tz_convert(time_zone(str(d))).isoformat())
+    return out
+
+
+def response_reasons(reasons: list[Reason]) -> list[dict[str, Any]]:
+    return [
+        {
+            "code": r.code,
+            "feature": r.feature,
+            "label": r.label,
+            "value": r.value if not isinstance(r.value, np.generic) else r.value.item(),
+            "contribution": r.contribution,
+            "text": r.text,
+        }
+        for r in reasons
+    ]
