@@ -162,5 +162,12 @@ def batch(
     typer.echo(f"wrote {output}: {len(out):,} cases; actions {mix}")
 
 
+# HTTP service commands (scoring.api.commands imports only typer at module level)
+from scoring.api.commands import export_command, serve_command  # noqa: E402
+
+app.command("serve")(serve_command)
+app.command("export-decisions")(export_command)
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())

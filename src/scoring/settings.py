@@ -25,6 +25,24 @@ class Settings(BaseSettings):
     experiment: str = Field("debt-collection", description="MLflow experiment name.")
     model_prefix: str = Field("collections", description="Prefix of registered model names.")
     serve_alias: str = Field("champion", description="Registry alias the service loads.")
+    reload_seconds: float = Field(
+        30.0, ge=0, description="How often the service polls the alias (0: never)."
+    )
+    api_keys_file: Path | None = Field(
+        None, description="YAML of hashed API keys; default: home/api_keys.yaml."
+    )
+    api_keys: str | None = Field(
+        None,
+        description="API keys as 'sha256hex:role[+role],...' (overrides the keys file).",
+    )
+    audit_url: str | None = Field(
+        None, description="SQLAlchemy URL of the audit trail; default: SQLite home/audit.db."
+    )
+    audit_key: str | None = Field(
+        None,
+        description="HMAC key for debtor ids in the audit trail; default: home/audit.key "
+        "(generated once). Required with a non-SQLite audit_url.",
+    )
 
     def tracking_uri(self) -> str:
         if self.mlflow_tracking_uri:

@@ -508,6 +508,19 @@ def test_candidates_grid_and_summary() -> None:
             assert violation_list(violations)[0] == removed_by
 
 
+def test_grid_edge_cases() -> None:
+    cs = CaseSet.from_cases([make_case()])
+    none = cs.take([])
+    assert len(candidates(none)) == 0
+    assert removal_reasons(allowed_pairs(none)) == []
+    no_hours = CONFIG.with_overrides({"slots": {"hours": []}})
+    res = allowed_pairs(cs, no_hours)
+    assert res["action"].astype(str).tolist() == ["wait"] and res["allowed"].all()
+    short = CONFIG.with_overrides({"slots": {"days_ahead": 2, "hours": ["10:00"]}})
+    grid = candidates(cs, short)
+    assert len(grid) == 1 + 2 * len(CONTACT_ACTIONS)  # 31 March and 1 April at 10:00
+
+
 def test_evaluate_rejects_bad_input() -> None:
     cs = CaseSet.from_cases([make_case()])
     when = pd.to_datetime(["2026-03-31T10:00:00+02:00"], utc=True)

@@ -480,7 +480,8 @@ def candidates(cs: CaseSet, config: PolicyConfig | None = None) -> pd.DataFrame:
     k = np.maximum(per_case[row_case], 1)
     contact_codes = np.array([i for i in range(N_ACTIONS) if i != WAIT], dtype=np.int8)
     code = np.where(is_wait, WAIT, contact_codes[np.minimum(q // k, n_contact - 1)]).astype(np.int8)
-    t = np.where(is_wait, NAT, slot_t[np.minimum(slot_start[row_case] + q % k, len(slot_t) - 1)])
+    padded = np.append(slot_t, NAT)  # safe index when a case (or all) has no slot
+    t = np.where(is_wait, NAT, padded[np.minimum(slot_start[row_case] + q % k, len(slot_t))])
     return pd.DataFrame(
         {
             "case": row_case,

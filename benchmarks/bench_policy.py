@@ -1,0 +1,274 @@
+"""Policy quality against the synthetic world's ground truth (issue 4, §4).
+
+For cases at one instant of a synthetic data set's test period, compares the true expected
+14-day reward (CONTRACT §3) of: the learned policy (greedy and with its exploration), the plain
+ladder (the logging policy without exploration), always-wait, and the best compliant action per
+case (oracle). Reports the share of the ladder-to-oracle gap captured, dispute/complaint rates,
+harsh actions, rule violations (checked by the world's own compliance logic), and the
+value/harm trade-off as the penalty varies.
+
+    python benchmarks/bench_policy.py --data data/synthetic/default --cases 400
+
+Uses the models registered under ``--alias`` (train first: ``scoring train --data ...``).
+Writes ``benchmarks/results/policy.json`` and ``policy_tradeoff.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scoring import registry
+from scoring.cases import build_cases, data_end
+from scoring.contract import load_tables
+from scoring.features import features
+from scoring.policy.calendar import local_times
+from scoring.service import Bundle
+from scoring.synthetic import load_world
+
+RESULTS = Path(__file__).resolve().parent / "results"
+GRID_HOURS = ["09:00", "12:00", "15:00", "18:00"]  # the world's default slot grid
+HARSH = ("formal_notice", "legal_escalation")
+
+
+def lookup(truth: pd.DataFrame, chosen: pd.DataFrame, departments: pd.Series) -> pd.DataFrame:
+    """True value of each debtor's chosen (action, local day, nearest grid hour)."""
+    t = truth.copy()
+    dep = departments.reindex(t["debtor_id"]).to_numpy()
+    lt = local_times(t["scheduled_at"], dep)
+    t["day"] = lt.dt.normalize()
+    t["hour"] = lt.dt.hour
+    c = chosen.copy()
+    lc = local_times(
+        pd.to_datetime(c["scheduled_at"], utc=True), departments.reindex(c["debtor_id"]).to_numpy()
+    )
+    c["day"] = lc.dt.normalize()
+    c["hour"] = lc.dt.hour
+    grid = np.array([int(h[:2]) for h in GRID_HOURS])
+    c["hour"] = [grid[np.argmin(np.abs(grid - h))] if h == h else np.nan for h in c["hour"]]
+    wait_t = t[t["action"] == "wait"].set_index("debtor_id")
+    contact_t = t[t["action"] != "wait"].set_index(["debtor_id", "action", "day", "hour"])
+    rows = []
+    for r in c.itertuples():
+        if r.action == "wait":
+            tr = wait_t.loc[r.debtor_id]
+        else:
+            key = (r.debtor_id, r.action, r.day, r.hour)
+            if key not in contact_t.index:  # outside the world's slot grid: not evaluated
+                rows.append((r.debtor_id, r.action, np.nan, np.nan, None))
+                continue
+            tr = contact_t.loc[key]
+        rows.append(
+            (
+                r.debtor_id,
+                r.action,
+                float(tr["expected_reward"]),
+                float(tr["p_dispute_or_complaint"]),
+                bool(tr["compliant"]),
+            )
+        )
+    return pd.DataFrame(rows, columns=["debtor_id", "action", "value", "harm", "compliant"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", default="data/synthetic/default")
+    ap.add_argument("--cases", type=int, default=400)
+    ap.add_argument("--alias", default="champion")
+    ap.add_argument("--days-before-end", type=int, default=100, help="as_of = data end minus this")
+    ap.add_argument("--replicas", type=int, default=32)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=str(RESULTS / "policy.json"))
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    registry.setup_mlflow()
+    bundle = Bundle.from_registry(args.alias)
+    policy = bundle.policy
+    tables = load_tables(args.data)
+    world = load_world(args.data)
+    end = data_end(tables)
+    as_of = (end - pd.Timedelta(days=args.days_before_end) + pd.Timedelta(hours=8)).tz_localize(
+        "Europe/Paris"
+    )
+    cs_all = build_cases(tables, as_of)
+    rng = np.random.default_rng(args.seed)
+    pick = np.sort(rng.choice(len(cs_all), min(args.cases, len(cs_all)), replace=False))
+    cs = cs_all.take(pick)
+    X = features(cs)
+    ids = cs.cases["debtor_id"].astype(str).tolist()
+    departments = pd.Series(cs.cases["department"].astype(str).to_numpy(), index=ids)
+
+    t1 = time.perf_counter()
+    truth = world.true_action_values(ids, as_of, n_replicas=args.replicas)
+    truth_seconds = time.perf_counter() - t1
+    truth = truth[truth["has_case"]]
+    comp = truth[truth["compliant"]]
+    oracle = comp.loc[comp.groupby("debtor_id")["expected_reward"].idxmax()].set_index("debtor_id")
+    wait = truth[truth["action"] == "wait"].set_index("debtor_id")
+    ladder_choice = world.ladder_action(ids, as_of)
+    ladder = lookup(truth, ladder_choice, departments).set_index("debtor_id")
+
+    # the world evaluates the next 7 local days at its grid hours: use the same grid
+    grid_cfg = policy.config.with_overrides({"slots": {"hours": GRID_HOURS, "days_ahead": 6}})
+    results: dict = {
+        "as_of": str(as_of),
+        "cases": len(ids),
+        "truth_replicas": args.replicas,
+        "truth_seconds": truth_seconds,
+    }
+
+    def run(penalty: float | None, explore: bool) -> pd.DataFrame:
+        cfg = (
+            grid_cfg
+            if penalty is None
+            else grid_cfg.with_overrides({"penalties": {"dispute": penalty, "complaint": penalty}})
+        )
+        pol = type(policy)(policy.value_model, cfg, policy.info)
+        dec, details = pol.recommend(cs, X, explore=False, with_details=explore)
+        if not explore:
+            return lookup(
+                truth, dec[["debtor_id", "action", "scheduled_at"]], departments
+            ).set_index("debtor_id")
+        # expected true value under the stochastic policy: sum over its distribution
+        v = details["values"]
+        v = v.assign(
+            debtor_id=np.asarray(ids)[v["case"].to_numpy()], probability=pol.distribution(v)
+        )
+        lk = lookup(truth, v[["debtor_id", "action", "scheduled_at"]], departments)
+        lk["probability"] = v["probability"].to_numpy()
+        agg = lk.assign(pv=lk["value"] * lk["probability"], ph=lk["harm"] * lk["probability"])
+        g = agg.groupby("debtor_id")
+        return pd.DataFrame(
+            {"value": g["pv"].sum(), "harm": g["ph"].sum(), "compliant": g["compliant"].min()}
+        )
+
+    greedy = run(None, explore=False)
+    stochastic = run(None, explore=True)
+    common = oracle.index.intersection(greedy.index).intersection(ladder.index)
+    v = {
+        "learned_policy_greedy": float(greedy.loc[common, "value"].mean()),
+        "learned_policy_with_exploration": float(stochastic.loc[common, "value"].mean()),
+        "ladder": float(ladder.loc[common, "value"].mean()),
+        "always_wait": float(wait.loc[common, "expected_reward"].mean()),
+        "oracle": float(oracle.loc[common, "expected_reward"].mean()),
+    }
+    gap = v["oracle"] - v["ladder"]
+    results["value_per_case_eur"] = v
+    results["gap_captured_greedy"] = (
+        (v["learned_policy_greedy"] - v["ladder"]) / gap if gap > 0 else None
+    )
+    results["gap_captured_with_exploration"] = (
+        (v["learned_policy_with_exploration"] - v["ladder"]) / gap if gap > 0 else None
+    )
+    results["rule_violations_greedy"] = int((greedy["compliant"] == False).sum())  # noqa: E712
+    results["rule_violations_ladder"] = int((ladder["compliant"] == False).sum())  # noqa: E712
+    results["not_in_truth_grid_greedy"] = int(greedy["compliant"].isna().sum())
+    results["harm_rate"] = {
+        "learned_policy_greedy": float(greedy.loc[common, "harm"].mean()),
+        "ladder": float(ladder.loc[common, "harm"].mean()),
+        "always_wait": float(wait.loc[common, "p_dispute_or_complaint"].mean()),
+        "oracle": float(oracle.loc[common, "p_dispute_or_complaint"].mean()),
+    }
+    results["harsh_actions"] = {
+        "learned_policy_greedy": int(greedy["action"].isin(HARSH).sum())
+        if "action" in greedy
+        else None,
+        "ladder": int(ladder["action"].isin(HARSH).sum()),
+        "oracle": int(oracle["action"].isin(HARSH).sum()),
+    }
+    results["action_mix"] = {
+        "learned_policy_greedy": greedy["action"].value_counts().to_dict(),
+        "ladder": ladder["action"].value_counts().to_dict(),
+        "oracle": oracle["action"].value_counts().to_dict(),
+    }
+
+    # value (money: paid - cost) vs harm as the penalty varies
+    trade = []
+    for lam in (0.0, 25.0, 50.0, 100.0, 200.0, 400.0, 800.0):
+        g = run(lam, explore=False)
+        money = g["value"] + 50.0 * g["harm"]  # truth values carry a 50 EUR penalty per event
+        trade.append(
+            {
+                "penalty": lam,
+                "money": float(money.loc[common].mean()),
+                "harm": float(g.loc[common, "harm"].mean()),
+                "value_at_50": float(g.loc[common, "value"].mean()),
+            }
+        )
+    ladder_money = float((ladder["value"] + 50.0 * ladder["harm"]).loc[common].mean())
+    results["tradeoff"] = trade
+    results["ladder_money"] = ladder_money
+    lh = results["harm_rate"]["ladder"]
+    ok = [t for t in trade if t["harm"] <= lh]
+    if ok:
+        best = max(ok, key=lambda t: t["value_at_50"])
+        results["at_ladder_harm"] = {
+            "penalty": best["penalty"],
+            "harm": best["harm"],
+            "gap_captured": (best["value_at_50"] - v["ladder"]) / gap if gap > 0 else None,
+        }
+    results["seconds"] = time.perf_counter() - t0
+    RESULTS.mkdir(exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2, default=str))
+    _plot(trade, ladder_money, lh, v, RESULTS / "policy_tradeoff.png")
+    print(
+        json.dumps(
+            {
+                k: results[k]
+                for k in (
+                    "value_per_case_eur",
+                    "gap_captured_greedy",
+                    "gap_captured_with_exploration",
+                    "rule_violations_greedy",
+                    "harm_rate",
+                    "harsh_actions",
+                    "at_ladder_harm",
+                )
+                if k in results
+            },
+            indent=2,
+        )
+    )
+
+
+def _plot(trade: list[dict], ladder_money: float, ladder_harm: float, v: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.plot(
+        [t["harm"] for t in trade],
+        [t["money"] for t in trade],
+        "o-",
+        label="learned policy (penalty varies)",
+    )
+    for t in trade:
+        ax.annotate(
+            f"{t['penalty']:.0f}",
+            (t["harm"], t["money"]),
+            fontsize=8,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    ax.scatter([ladder_harm], [ladder_money], color="red", zorder=3, label="ladder")
+    ax.set(
+        xlabel="disputes + complaints per case (14 days)",
+        ylabel="cash collected - cost per case, EUR",
+        title="value vs harm",
+    )
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""The application factory.
+
+``create_app()`` builds the FastAPI app without touching disk or loading anything; at
+startup it reads the API keys, opens the audit trail and loads the models of the registry
+alias (``SCORING_SERVE_ALIAS``, default ``champion``), then polls the alias every
+``SCORING_RELOAD_SECONDS`` and swaps new versions in. Without models the service starts
+anyway, answers 503 with the reason on model endpoints and keeps polling.
+
+Tests pass a ready ``bundle`` (and optionally a ``bundle_loader``/``version_probe``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from scoring.api.metrics import Metrics, MetricsMiddleware
+from scoring.api.routes import ApiError, Services, router
+from scoring.api.schemas import MAX_CASES
+from scoring.api.state import BundleHolder, BundleLoader, VersionProbe
+from scoring.service import Bundle
+
+log = logging.getLogger("scoring.api")
+
+DESCRIPTION = """\
+Risk scores (payment default, dispute) with TreeSHAP explanations and the next best
+collection action under French compliance rules, for cases that follow the data contract.
+
+Authenticate with an API key in `X-API-Key` (or `Authorization: Bearer <key>`). Roles:
+`scoring` (/score, /next-action, /outcomes), `compliance` (/decisions), `admin` (all, and
+/admin/reload). Every error body is `{"detail": [{"field": ..., "problem": ...}]}`.
+"""
+
+
+def _registry_loader(settings) -> tuple[BundleLoader, VersionProbe]:
+    def load() -> Bundle:
+        from scoring import registry
+
+        registry.setup_mlflow(settings)
+        return Bundle.from_registry(settings.serve_alias)
+
+    def probe() -> dict[str, int | None]:
+        from scoring import registry
+
+        return registry.alias_versions(registry.ALL_MODELS, settings.serve_alias)
+
+    return load, probe
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str | None:
+    parts = list(loc)
+    if len(parts) >= 2 and parts[0] == "body" and parts[1] in ("one", "many"):
+        del parts[1]
+    return ".".join(str(p) for p in parts) or None
+
+
+def _problem(err: dict[str, Any]) -> tuple[str | None, str]:
+    loc, kind, msg = err.get("loc", ()), err.get("type", ""), str(err.get("msg", "invalid"))
+    msg = msg.removeprefix("Value error, ")
+    if kind == "json_invalid":
+        pos = loc[1] if len(loc) > 1 else "?"
+        reason = (err.get("ctx") or {}).get("error", msg)
+        return "body", f"the body is not valid JSON (at character {pos}: {reason})"
+    if kind == "too_long" and tuple(loc) == ("body", "many"):
+        got = (err.get("ctx") or {}).get("actual_length", "more")
+        return "body", (
+            f"too many cases: at most {MAX_CASES} per request, got {got}; "
+            "split the list or use `scoring batch` for portfolios"
+        )
+    if kind == "too_short" and tuple(loc) == ("body", "many"):
+        return "body", "the list of cases is empty: send at least one case"
+    return _field(loc), msg
+
+
+def _error(status: int, items: list[dict[str, Any]], headers=None) -> JSONResponse:
+    return JSONResponse({"detail": items}, status_code=status, headers=headers)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        items = []
+        for err in exc.errors():
+            field, problem = _problem(err)
+            items.append({"field": field, "problem": problem, "type": err.get("type")})
+        return _error(422, items)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, ApiError):
+            item = {"field": exc.field, "problem": exc.problem, "type": exc.type}
+        else:
+            item = {"field": None, "problem": str(exc.detail), "type": None}
+        return _error(exc.status_code, [item], getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _error(
+            500,
+            [
+                {
+                    "field": None,
+                    "problem": "internal error; the server log has the details",
+                    "type": "internal",
+                }
+            ],
+        )
+
+
+def create_app(
+    bundle_loader: BundleLoader | None = None,
+    settings=None,
+    bundle: Bundle | None = None,
+    *,
+    version_probe: VersionProbe | None = None,
+    reload_seconds: float | None = None,
+) -> FastAPI:
+    """The scoring service.
+
+    - no argument: models from the registry alias ``settings.serve_alias``, polled for moves;
+    - ``bundle``: serve this bundle (tests); ``bundle_loader`` then serves ``/admin/reload``;
+    - ``bundle_loader`` alone: called at startup and on reload; ``version_probe`` (returns
+      ``{model: version}``) enables polling for it.
+    """
+    if settings is None:
+        from scoring.settings import get_settings
+
+        settings = get_settings()
+    probe = version_probe
+    if bundle_loader is None and bundle is None:
+        bundle_loader, default_probe = _registry_loader(settings)
+        probe = probe or default_probe
+    interval = settings.reload_seconds if reload_seconds is None else reload_seconds
+
+    metrics = Metrics()
+    holder = BundleHolder(bundle_loader, settings.serve_alias if bundle is None else "local", probe)
+    holder.on_change = lambda: metrics.set_models(
+        holder.current.model_versions() if holder.current else {}, holder.current is not None
+    )
+    if bundle is not None:
+        holder.alias = bundle.alias
+        holder.set(bundle)
+    services = Services(settings=settings, holder=holder, metrics=metrics)
+
+    def start() -> None:
+        from scoring.api.audit import AuditStore
+        from scoring.api.auth import load_keys
+
+        services.keys = load_keys(settings)
+        services.audit = AuditStore.from_settings(settings)
+        log.info(
+            "API keys: %d from %s; audit trail: %s",
+            len(services.keys),
+            services.keys.source,
+            services.audit.engine.url.render_as_string(hide_password=True),
+        )
+        if holder.current is None:
+            holder.load_at_start()
+        holder.start_polling(interval)
+
+    def stop() -> None:
+        holder.stop()
+        if services.audit is not None:
+            services.audit.close()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(start)
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(stop)
+
+    app = FastAPI(
+        title="Debt-collection scoring API",
+        version=_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    _install_handlers(app)
+    app.include_router(router)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scoring")
+    except PackageNotFoundError:  # pragma: no cover
+        return "0"

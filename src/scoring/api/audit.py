@@ -1,0 +1,326 @@
+"""The audit trail: every decision, every scoring call (summarised) and every reported outcome.
+
+Written with SQLAlchemy before the response leaves. The default store is SQLite in WAL mode
+with ``synchronous=FULL`` at ``<home>/audit.db``; ``SCORING_AUDIT_URL`` takes any SQLAlchemy
+URL (PostgreSQL for several replicas).
+
+Debtor ids are stored only as keyed hashes, HMAC-SHA256 with the key ``SCORING_AUDIT_KEY`` or,
+by default, a random key generated once into ``<home>/audit.key`` (mode 0600). A non-SQLite
+store requires ``SCORING_AUDIT_KEY`` so that every replica hashes alike. The store remembers
+the key's fingerprint and refuses to open with another key (hashes would silently stop
+matching). Stored inputs and outputs carry the hash in place of ``debtor_id``; cases hold no
+other personal data by contract.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import os
+import secrets
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+metadata = sa.MetaData()
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("decision_id", sa.String(36), primary_key=True),
+    sa.Column("decided_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("as_of", sa.DateTime, nullable=False),
+    sa.Column("debtor_hash", sa.String(64), nullable=False, index=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("scheduled_at", sa.DateTime),
+    sa.Column("propensity", sa.Float, nullable=False),
+    sa.Column("expected_value", sa.Float),
+    sa.Column("requires_review", sa.Boolean, nullable=False),
+    sa.Column("model_versions", sa.JSON, nullable=False),
+    sa.Column("input", sa.JSON, nullable=False),
+    sa.Column("output", sa.JSON, nullable=False),
+    sa.Column("request_id", sa.String(64)),
+    sa.Column("api_key", sa.String(128)),
+    sa.Column("hash_key_id", sa.String(16), nullable=False),
+)
+
+outcomes = sa.Table(
+    "outcomes",
+    metadata,
+    sa.Column("outcome_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "decision_id",
+        sa.String(36),
+        sa.ForeignKey("decisions.decision_id"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),
+    sa.Column("executed_at", sa.DateTime),
+    sa.Column("outcome", sa.String(32)),
+    sa.Column("paid_amount", sa.Float),
+    sa.Column("paid_at", sa.Date),
+    sa.Column("dispute", sa.Boolean, nullable=False),
+    sa.Column("complaint", sa.Boolean, nullable=False),
+    sa.Column("api_key", sa.String(128)),
+)
+
+score_calls = sa.Table(
+    "score_calls",
+    metadata,
+    sa.Column("call_id", sa.String(36), primary_key=True),
+    sa.Column("called_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("request_id", sa.String(64)),
+    sa.Column("api_key", sa.String(128)),
+    sa.Column("n_cases", sa.Integer, nullable=False),
+    sa.Column("model_versions", sa.JSON, nullable=False),
+    sa.Column("items", sa.JSON, nullable=False),
+)
+
+meta = sa.Table(
+    "audit_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+)
+
+
+class AuditConfigError(RuntimeError):
+    """The audit trail cannot be opened safely."""
+
+
+def utc_naive(t: dt.datetime | None) -> dt.datetime | None:
+    """UTC wall time without tzinfo (how every timestamp is stored)."""
+    if t is None:
+        return None
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.UTC).replace(tzinfo=None)
+    return t
+
+
+def utc_aware(t: dt.datetime | None) -> dt.datetime | None:
+    if t is None:
+        return None
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _default_key(path: Path) -> bytes:
+    """Read ``path``, or create it (0600, 32 random bytes as hex) if absent."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".audit.key.", dir=path.parent)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(secrets.token_hex(32) + "\n")
+            with contextlib.suppress(FileExistsError):  # another worker won the race
+                os.link(tmp, path)  # atomic
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < 32:
+        raise AuditConfigError(f"{path}: the audit key is too short (32+ characters expected)")
+    return key.encode("ascii")
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+class AuditStore:
+    """Durable record of decisions, scoring calls and outcomes."""
+
+    def __init__(self, url: str, key: bytes) -> None:
+        self.url = url
+        self._key = key
+        self.key_id = hashlib.sha256(b"scoring-audit-key|" + key).hexdigest()[:16]
+        self.engine: Engine = self._engine(url)
+        metadata.create_all(self.engine)
+        self._check_key()
+
+    @staticmethod
+    def _engine(url: str) -> Engine:
+        if url.startswith("sqlite"):
+            path = sa.engine.make_url(url).database
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(
+                url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
+            )
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+
+    @classmethod
+    def from_settings(cls, settings) -> AuditStore:
+        """Open the store the settings name (see the module docstring)."""
+        home = Path(settings.home).resolve()
+        url = settings.audit_url or f"sqlite:///{home / 'audit.db'}"
+        if settings.audit_key:
+            key = settings.audit_key.encode("utf-8")
+            if len(key) < 16:
+                raise AuditConfigError("SCORING_AUDIT_KEY is too short (16+ characters)")
+        elif url.startswith("sqlite"):
+            key = _default_key(home / "audit.key")
+        else:
+            raise AuditConfigError(
+                "SCORING_AUDIT_KEY is required with a non-SQLite SCORING_AUDIT_URL "
+                "(every replica must hash debtor ids with the same key)"
+            )
+        return cls(url, key)
+
+    def _check_key(self) -> None:
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "hash_key_id")).first()
+            if row is None:
+                conn.execute(sa.insert(meta).values(key="hash_key_id", value=self.key_id))
+            elif row[0] != self.key_id:
+                raise AuditConfigError(
+                    f"the audit trail at {self.engine.url!r} was started with another HMAC key "
+                    f"(key id {row[0]}, now {self.key_id}): restore the original key "
+                    "(SCORING_AUDIT_KEY or <home>/audit.key)"
+                )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------------------
+    def hash_debtor(self, debtor_id: str) -> str:
+        """Keyed hash of a debtor id (HMAC-SHA256, hex)."""
+        return hmac.new(self._key, debtor_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def record_decisions(self, rows: list[dict[str, Any]]) -> None:
+        """Insert decisions in one transaction (committed when this returns)."""
+        if not rows:
+            return
+        rows = [
+            {
+                **r,
+                "decided_at": utc_naive(r["decided_at"]),
+                "as_of": utc_naive(r["as_of"]),
+                "scheduled_at": utc_naive(r.get("scheduled_at")),
+                "hash_key_id": self.key_id,
+            }
+            for r in rows
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(decisions), rows)
+
+    def record_score_call(self, row: dict[str, Any]) -> None:
+        """Insert the summary of a /score call (committed when this returns)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.insert(score_calls).values({**row, "called_at": utc_naive(row["called_at"])})
+            )
+
+    def decision_time(self, decision_id: str) -> dt.datetime | None:
+        """``as_of`` of a decision, or None if it is unknown."""
+        with self.engine.connect() as conn:
+            v = conn.execute(
+                sa.select(decisions.c.as_of).where(decisions.c.decision_id == decision_id)
+            ).scalar()
+        return utc_aware(v)
+
+    def add_outcome(self, decision_id: str, report: dict[str, Any]) -> tuple[int, dt.datetime]:
+        """Store an outcome report; returns its id and the time it was recorded."""
+        recorded = now_utc()
+        values = {
+            **report,
+            "decision_id": decision_id,
+            "recorded_at": utc_naive(recorded),
+            "executed_at": utc_naive(report.get("executed_at")),
+        }
+        with self.engine.begin() as conn:
+            res = conn.execute(sa.insert(outcomes).values(**values))
+            return int(res.inserted_primary_key[0]), recorded
+
+    def get_decision(self, decision_id: str) -> dict[str, Any] | None:
+        """A decision with its outcomes, or None."""
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(sa.select(decisions).where(decisions.c.decision_id == decision_id))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            outs = (
+                conn.execute(
+                    sa.select(outcomes)
+                    .where(outcomes.c.decision_id == decision_id)
+                    .order_by(outcomes.c.outcome_id)
+                )
+                .mappings()
+                .all()
+            )
+        d = dict(row)
+        for c in ("decided_at", "as_of", "scheduled_at"):
+            d[c] = utc_aware(d[c])
+        d["outcomes"] = [
+            {
+                **o,
+                "recorded_at": utc_aware(o["recorded_at"]),
+                "executed_at": utc_aware(o["executed_at"]),
+            }
+            for o in outs
+        ]
+        return d
+
+    def iter_decisions(
+        self, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> Iterable[dict[str, Any]]:
+        """Decisions (id, times, action, propensity, debtor hash) with their last outcome."""
+        last = (
+            sa.select(outcomes.c.decision_id, sa.func.max(outcomes.c.outcome_id).label("oid"))
+            .group_by(outcomes.c.decision_id)
+            .subquery()
+        )
+        q = (
+            sa.select(
+                decisions.c.decision_id,
+                decisions.c.debtor_hash,
+                decisions.c.as_of,
+                decisions.c.decided_at,
+                decisions.c.action,
+                decisions.c.scheduled_at,
+                decisions.c.propensity,
+                decisions.c.model_versions,
+                outcomes.c.executed_at,
+                outcomes.c.outcome,
+                outcomes.c.paid_amount,
+                outcomes.c.paid_at,
+                outcomes.c.dispute,
+                outcomes.c.complaint,
+            )
+            .select_from(
+                decisions.outerjoin(last, last.c.decision_id == decisions.c.decision_id).outerjoin(
+                    outcomes, outcomes.c.outcome_id == last.c.oid
+                )
+            )
+            .order_by(decisions.c.decided_at, decisions.c.decision_id)
+        )
+        if since is not None:
+            q = q.where(decisions.c.as_of >= utc_naive(since))
+        if until is not None:
+            q = q.where(decisions.c.as_of < utc_naive(until))
+        with self.engine.connect() as conn:
+            for row in conn.execute(q).mappings():
+                d = dict(row)
+                for c in ("as_of", "decided_at", "scheduled_at", "executed_at"):
+                    d[c] = utc_aware(d[c])
+                yield d

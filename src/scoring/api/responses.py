@@ -1,0 +1,204 @@
+"""From validated cases to response models: plain functions, no HTTP.
+
+They call :func:`scoring.service.score_cases` and :meth:`Policy.recommend` (the same code as
+``scoring batch``) with ``num_threads=1``: the API's parallelism comes from serving several
+requests at once, and one-row LightGBM calls are 30-40x slower with a busy thread pool.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scoring.api.schemas import (
+    ActionOption,
+    Contribution,
+    NextActionResult,
+    RemovedAction,
+    RiskExplanation,
+    ScoreResult,
+    UnknownValue,
+)
+from scoring.cases import Case, CaseSet
+from scoring.explain import Reason, reasons_summary
+from scoring.policy.calendar import time_zone
+from scoring.service import Bundle, Scores, risk_grade, score_cases
+
+#: How each action reaches the debtor.
+CHANNELS: dict[str, str | None] = {
+    "wait": None,
+    "email_reminder": "email",
+    "sms_reminder": "sms",
+    "whatsapp_reminder": "whatsapp",
+    "phone_call": "phone",
+    "letter": "letter",
+    "formal_notice": "registered_letter",
+    "payment_plan_offer": "agent",
+    "dispute_review": "agent",
+    "legal_escalation": "legal",
+}
+_PREFIX = {
+    "fr": ("Risque de défaut : ", "Risque de litige : "),
+    "en": ("Default risk: ", "Dispute risk: "),
+}
+NUM_THREADS = 1
+
+
+def _py(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+def _local(t: Any, department: str) -> Any:
+    if t is None or pd.isna(t):
+        return None
+    return pd.Timestamp(t).tz_convert(time_zone(department)).to_pydatetime()
+
+
+def _contributions(reasons: list[Reason]) -> list[Contribution]:
+    return [
+        Contribution(
+            feature=r.feature,
+            label=r.label,
+            value=_py(r.value),
+            contribution=float(r.contribution),
+            code=r.code,
+            text=r.text,
+        )
+        for r in reasons
+    ]
+
+
+def _unknown(case: Case, fields: list[str]) -> list[UnknownValue]:
+    out = []
+    for f in fields:
+        owner = case.debtor if hasattr(case.debtor, f) else case
+        out.append(UnknownValue(field=f"debtor.{f}", value=getattr(owner, f, None)))
+    return out
+
+
+def score(
+    bundle: Bundle,
+    cases: list[Case],
+    lang: str | None = None,
+    top_k: int = 5,
+    full_contributions: bool = False,
+) -> tuple[CaseSet, Scores, list[ScoreResult]]:
+    """Scores and explanations of each case (language: ``lang`` or the debtor's own)."""
+    cs = CaseSet.from_cases(cases)
+    s = score_cases(bundle, cs, num_threads=NUM_THREADS)
+    langs = [lang or c.debtor.language for c in cases]
+    reasons: dict[str, dict[str, list[list[Reason]]]] = {
+        la: {key: s.reasons(bundle, key, top_k, la) for key in bundle.risk_models}
+        for la in sorted(set(langs))
+    }
+    versions = bundle.model_versions()
+    grades = risk_grade(s.probability["default_risk"])
+    names = {key: m.feature_names for key, m in bundle.risk_models.items()}
+    results = []
+    for i, case in enumerate(cases):
+        la = langs[i]
+        expl = {}
+        for key in bundle.risk_models:
+            rs = reasons[la][key][i]
+            contrib = s.contributions[key][i]
+            base = float(s.base[key][i])
+            expl[key] = RiskExplanation(
+                probability=float(s.probability[key][i]),
+                model_version=versions.get(key),
+                base_value=base,
+                raw_score=base + float(contrib.sum()),
+                contributions=_contributions(rs),
+                all_contributions=(
+                    {n: float(c) for n, c in zip(names[key], contrib, strict=True)}
+                    if full_contributions
+                    else None
+                ),
+                reasons=[r.text for r in rs],
+            )
+        pre = _PREFIX[la]
+        summary = (
+            f"{pre[0]}{reasons_summary(reasons[la]['default_risk'][i], la)} | "
+            f"{pre[1]}{reasons_summary(reasons[la]['dispute_risk'][i], la)}"
+        )
+        results.append(
+            ScoreResult(
+                debtor_id=case.debtor.debtor_id,
+                as_of=case.as_of,
+                default_probability=float(s.probability["default_risk"][i]),
+                dispute_probability=float(s.probability["dispute_risk"][i]),
+                risk_grade=str(grades[i]),
+                reasons=summary,
+                explanations=expl,
+                unknown_values=_unknown(case, s.unknown[i]),
+                model_versions=versions,
+                lang=la,
+            )
+        )
+    return cs, s, results
+
+
+def decide(
+    bundle: Bundle,
+    cases: list[Case],
+    lang: str | None = None,
+    top_k: int = 5,
+    full_contributions: bool = False,
+    explore: bool = True,
+) -> list[NextActionResult]:
+    """Scores, explanations and the recommended action of each case, with fresh decision ids."""
+    if bundle.policy is None:
+        raise ValueError("the models in use have no policy: /next-action is unavailable")
+    cs, s, scored = score(bundle, cases, lang, top_k, full_contributions)
+    dec, details = bundle.policy.recommend(
+        cs, s.X, explore=explore, num_threads=NUM_THREADS, with_details=True
+    )
+    values: pd.DataFrame = details["values"]
+    removed: list[dict[str, list[str]]] = details["removed"]
+    departments = cs.cases["department"].astype(str).tolist()
+    by_case = {int(k): g for k, g in values.groupby("case", sort=False)}
+    out = []
+    for i, (base, row) in enumerate(zip(scored, dec.to_dict("records"), strict=True)):
+        dep = departments[i]
+        opts = by_case.get(i, values.iloc[:0]).sort_values("expected_value", ascending=False)
+        options = [
+            ActionOption(
+                action=str(o["action"]),
+                scheduled_at=_local(o["scheduled_at"], dep),
+                expected_value=float(o["expected_value"]),
+                uplift_vs_wait=_py(float(o["uplift"])) or 0.0,
+                p_reach=float(o["p_reach"]),
+                probability=float(o["probability"]),
+                requires_review=bool(o["requires_review"]),
+            )
+            for o in opts.to_dict("records")
+        ]
+        action = str(row["action"])
+        tone = _py(row["tone"])
+        inst = _py(row["installments"])
+        out.append(
+            NextActionResult(
+                **dict(base),
+                decision_id=uuid.uuid4(),
+                action=action,
+                channel=CHANNELS.get(action),
+                scheduled_at=_local(row["scheduled_at"], dep),
+                tone=tone,
+                template=f"{action}.{tone}.{base.lang}" if tone else None,
+                installments=int(inst) if inst is not None else None,
+                expected_value=float(row["expected_value"]),
+                uplift_vs_wait=_py(float(row["uplift"])) or 0.0,
+                propensity=float(row["propensity"]),
+                requires_review=bool(row["requires_review"]),
+                options=options,
+                removed=[RemovedAction(action=a, rules=r) for a, r in removed[i].items()],
+            )
+        )
+    return out

@@ -1,0 +1,377 @@
+"""Request and response models of the HTTP API (the OpenAPI document is generated from them).
+
+Requests reuse :class:`scoring.cases.Case` unchanged: the body of ``POST /score`` and
+``POST /next-action`` is one case or a list of at most :data:`MAX_CASES` cases; the response
+mirrors it (one object or a list in the same order). Per-request options (``lang``, ``top_k``,
+``explore``, ``full_contributions``) are query parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from scoring.cases import AwareDatetime, Case
+from scoring.contract import ACTIONS, OUTCOMES
+
+#: Most cases in one request (larger portfolios go through ``scoring batch``).
+MAX_CASES = 100
+#: Most contributions per model in a response.
+MAX_TOP_K = 20
+
+Lang = Literal["fr", "en"]
+Action = Literal[ACTIONS]  # type: ignore[valid-type]
+Outcome = Literal[OUTCOMES]  # type: ignore[valid-type]
+
+
+def _one_or_many(v: Any) -> str:
+    return "many" if isinstance(v, list) else "one"
+
+
+#: Body of /score and /next-action: one case, or a list of 1..MAX_CASES cases.
+CasesBody = Annotated[
+    Annotated[Case, Tag("one")]
+    | Annotated[list[Case], Tag("many"), Field(min_length=1, max_length=MAX_CASES)],
+    Discriminator(_one_or_many),
+]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------------------
+# Errors
+
+
+class ErrorItem(_Out):
+    """One problem with a request."""
+
+    field: str | None = Field(
+        description="Where the problem is: 'body.0.debtor.segment', 'query.lang', "
+        "'header.X-API-Key', 'path.decision_id'; null when it concerns no field."
+    )
+    problem: str = Field(description="What is wrong, in plain English.")
+    type: str | None = Field(None, description="Machine-readable kind of problem.")
+
+
+class ErrorResponse(_Out):
+    """Body of every 4xx and 5xx response."""
+
+    detail: list[ErrorItem]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": [
+                        {
+                            "field": "body.0.debtor.segment",
+                            "problem": "Input should be 'B2B' or 'B2C'",
+                            "type": "literal_error",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Scores
+
+
+class Contribution(_Out):
+    """One feature's TreeSHAP contribution to a model's raw score (log-odds)."""
+
+    feature: str = Field(description="Feature name.")
+    label: str = Field(description="Feature label in the requested language.")
+    value: str | float | bool | None = Field(description="The case's value of the feature.")
+    contribution: float = Field(description="Contribution to the log-odds (positive raises risk).")
+    code: str = Field(description="Reason code, e.g. DEFAULT.MAX_DAYS_PAST_DUE.UP.")
+    text: str = Field(description="The reason as a sentence in the requested language.")
+
+
+class RiskExplanation(_Out):
+    """A risk model's score for one case with its explanation."""
+
+    probability: float = Field(ge=0, le=1, description="Calibrated probability.")
+    model_version: str | None = Field(description="Registry version of the model.")
+    base_value: float = Field(description="Expected raw score (log-odds) over the training data.")
+    raw_score: float = Field(
+        description="Uncalibrated log-odds = base_value + the sum of all contributions."
+    )
+    contributions: list[Contribution] = Field(
+        description="The top_k contributions of largest magnitude, largest first."
+    )
+    all_contributions: dict[str, float] | None = Field(
+        None, description="Every feature's contribution (only with full_contributions=true)."
+    )
+    reasons: list[str] = Field(description="Reason texts of the top contributions.")
+
+
+class UnknownValue(_Out):
+    """A field whose value was never seen in training: scored as 'unknown'."""
+
+    field: str = Field(description="Field of the case, e.g. debtor.sector.")
+    value: str | None = Field(description="The value received.")
+
+
+class ScoreResult(_Out):
+    """Scores and explanations for one case (the batch output's score columns and more)."""
+
+    debtor_id: str
+    as_of: dt.datetime
+    default_probability: float = Field(
+        ge=0, le=1, description="Probability of payment default (90 days past due)."
+    )
+    dispute_probability: float = Field(
+        ge=0, le=1, description="Probability that a dispute is raised within 90 days."
+    )
+    risk_grade: Literal["A", "B", "C", "D", "E"] = Field(
+        description="Grade by default probability: A < 2%, B < 5%, C < 15%, D < 35%, E."
+    )
+    reasons: str = Field(description="Top explanations as one line of text (as in the batch).")
+    explanations: dict[str, RiskExplanation] = Field(
+        description="Per model (default_risk, dispute_risk): probability and explanation."
+    )
+    unknown_values: list[UnknownValue] = Field(
+        description="Values never seen in training, scored as unknown."
+    )
+    model_versions: dict[str, str] = Field(description="Registry versions of the models used.")
+    lang: Lang = Field(description="Language of labels and texts.")
+
+
+# --------------------------------------------------------------------------------------
+# Decisions
+
+
+class ActionOption(_Out):
+    """An action the compliance rules allow, at its best slot, with its expected value."""
+
+    action: Action
+    scheduled_at: dt.datetime | None = Field(description="Best slot, debtor's local time.")
+    expected_value: float = Field(description="Expected amount paid within 14 days minus costs.")
+    uplift_vs_wait: float = Field(description="expected_value minus that of waiting, EUR.")
+    p_reach: float = Field(ge=0, le=1, description="Probability of reaching the debtor.")
+    probability: float = Field(ge=0, le=1, description="Probability the policy picks it.")
+    requires_review: bool
+
+
+class RemovedAction(_Out):
+    """An action no slot of which passed the compliance rules."""
+
+    action: Action
+    rules: list[str] = Field(description="Rule ids that removed it, most slots first.")
+
+
+class NextActionResult(ScoreResult):
+    """Scores, explanations and the recommended action for one case."""
+
+    decision_id: uuid.UUID = Field(description="Key of the audited decision.")
+    action: Action = Field(description="Recommended action (CONTRACT §2).")
+    channel: (
+        Literal[
+            "email", "sms", "whatsapp", "phone", "letter", "registered_letter", "agent", "legal"
+        ]
+        | None
+    ) = Field(description="Channel of the contact; null for wait.")
+    scheduled_at: dt.datetime | None = Field(
+        description="When to act, debtor's local time with offset; null for wait."
+    )
+    tone: Literal["preventive", "amicable", "firm"] | None = Field(
+        description="Tone of the message; null for wait."
+    )
+    template: str | None = Field(description="Template key: action.tone.language.")
+    installments: int | None = Field(
+        description="Suggested monthly instalments (payment_plan_offer only)."
+    )
+    expected_value: float = Field(description="Expected value of the action, EUR.")
+    uplift_vs_wait: float = Field(description="Expected value minus that of waiting, EUR.")
+    propensity: float = Field(
+        gt=0, le=1, description="Probability with which the policy chose this action."
+    )
+    requires_review: bool = Field(description="A person must confirm it (GDPR art. 22).")
+    options: list[ActionOption] = Field(description="Every allowed action, best value first.")
+    removed: list[RemovedAction] = Field(
+        description="Actions the compliance rules removed and the rules that removed them."
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Outcomes and audit
+
+
+class OutcomeReport(BaseModel):
+    """What became of a decision, reported by the collection software."""
+
+    decision_id: uuid.UUID = Field(description="decision_id returned by /next-action.")
+    executed_at: AwareDatetime | None = Field(
+        None, description="When the action was carried out (ISO 8601 with offset)."
+    )
+    outcome: Outcome | None = Field(None, description="Immediate result of the contact.")
+    paid_amount: float | None = Field(None, ge=0, le=1e12, description="Amount paid, EUR.")
+    paid_at: dt.date | None = Field(None, description="Date of the payment.")
+    dispute: bool = Field(False, description="The debtor raised a dispute.")
+    complaint: bool = Field(False, description="The debtor complained.")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "decision_id": "6f1c2d9e-3f55-4a5e-9f43-1b7e2a4c8d10",
+                    "executed_at": "2026-03-03T10:00:00+01:00",
+                    "outcome": "promise_to_pay",
+                    "paid_amount": 250.0,
+                    "paid_at": "2026-03-10",
+                    "dispute": False,
+                    "complaint": False,
+                }
+            ]
+        },
+    )
+
+
+class OutcomeRecorded(_Out):
+    outcome_id: int
+    decision_id: uuid.UUID
+    recorded_at: dt.datetime
+
+
+class StoredOutcome(_Out):
+    outcome_id: int
+    recorded_at: dt.datetime
+    executed_at: dt.datetime | None
+    outcome: Outcome | None
+    paid_amount: float | None
+    paid_at: dt.date | None
+    dispute: bool
+    complaint: bool
+
+
+class DecisionRecord(_Out):
+    """An audited decision: inputs, outputs, explanations, rules, versions and outcomes."""
+
+    decision_id: uuid.UUID
+    decided_at: dt.datetime = Field(description="When the service took the decision (UTC).")
+    as_of: dt.datetime = Field(description="The case's instant.")
+    debtor_hash: str = Field(description="HMAC-SHA256 of the debtor id (keyed).")
+    action: Action
+    scheduled_at: dt.datetime | None
+    propensity: float
+    expected_value: float | None
+    requires_review: bool
+    model_versions: dict[str, str]
+    input: dict[str, Any] = Field(description="The case as received, debtor_id replaced by hash.")
+    output: dict[str, Any] = Field(description="The response item, debtor_id replaced by hash.")
+    request_id: str | None
+    api_key: str | None = Field(description="Name of the API key that asked (never the key).")
+    outcomes: list[StoredOutcome]
+
+
+# --------------------------------------------------------------------------------------
+# Service state
+
+
+class Health(_Out):
+    status: Literal["alive"]
+
+
+class Ready(_Out):
+    status: Literal["ready"]
+    alias: str
+    model_versions: dict[str, str]
+
+
+class ModelInfo(_Out):
+    name: str | None = Field(description="Registered model name.")
+    version: str | None
+    metrics: dict[str, float] = Field(description="Numeric version tags (test metrics, size).")
+    tags: dict[str, str] = Field(description="Every version tag.")
+
+
+class ModelsResponse(_Out):
+    alias: str
+    ready: bool
+    loaded_at: dt.datetime | None
+    reason: str | None = Field(description="Why the service is not ready, if it is not.")
+    models: dict[str, ModelInfo]
+
+
+class ReloadResponse(_Out):
+    reloaded: bool = Field(description="The versions changed.")
+    model_versions: dict[str, str]
+    previous_versions: dict[str, str]
+
+
+# --------------------------------------------------------------------------------------
+# OpenAPI examples
+
+EXAMPLE_CASE: dict[str, Any] = {
+    "as_of": "2026-03-02T09:00:00+01:00",
+    "debtor": {
+        "debtor_id": "D000123",
+        "segment": "B2B",
+        "sector": "C",
+        "company_size": "small",
+        "department": "69",
+        "customer_since": "2019-11-14",
+        "credit_limit": 15000.0,
+        "external_score": 640.0,
+        "consent_email": True,
+        "consent_sms": True,
+        "consent_whatsapp": False,
+        "consent_phone": True,
+        "language": "fr",
+    },
+    "open_invoices": [
+        {
+            "invoice_id": "F2026-0042",
+            "issue_date": "2026-01-15",
+            "due_date": "2026-02-14",
+            "amount": 4200.0,
+            "purchase_order_ref": True,
+            "delivery_channel": "e_invoice",
+        }
+    ],
+    "history": {
+        "n_invoices": 14,
+        "n_paid": 13,
+        "n_paid_late": 4,
+        "n_paid_12m": 9,
+        "n_paid_late_12m": 3,
+        "mean_days_late": 6.5,
+        "max_days_late": 31.0,
+        "last5_n": 5,
+        "last5_n_late": 2,
+        "amount_paid_12m": 38000.0,
+        "mean_invoice_amount": 3900.0,
+        "last_payment_date": "2026-01-28",
+    },
+    "recent_actions": [
+        {
+            "decided_at": "2026-02-16T08:30:00+01:00",
+            "action": "email_reminder",
+            "scheduled_at": "2026-02-16T10:00:00+01:00",
+            "outcome": "reached",
+        }
+    ],
+}
+
+CASES_EXAMPLES: dict[str, dict[str, Any]] = {
+    "one": {"summary": "One case", "value": EXAMPLE_CASE},
+    "many": {
+        "summary": "A list of cases (at most 100)",
+        "value": [
+            EXAMPLE_CASE,
+            {
+                **EXAMPLE_CASE,
+                "debtor": {**EXAMPLE_CASE["debtor"], "debtor_id": "D000124", "sector": "Z"},
+            },
+        ],
+    },
+}

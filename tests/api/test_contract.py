@@ -1,0 +1,378 @@
+"""The HTTP contract: shapes of every endpoint, every error path, authentication and roles."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+
+import pytest
+from api_fixtures import *  # noqa: F403 - fixtures
+from api_fixtures import KEYS, case_json, headers
+
+from scoring.api.schemas import EXAMPLE_CASE, MAX_CASES
+from scoring.policy.rules import RULE_IDS
+
+SCORE_FIELDS = {
+    "debtor_id", "as_of", "default_probability", "dispute_probability", "risk_grade", "reasons",
+    "explanations", "unknown_values", "model_versions", "lang",
+}  # fmt: skip
+DECISION_FIELDS = SCORE_FIELDS | {
+    "decision_id", "action", "channel", "scheduled_at", "tone", "template", "installments",
+    "expected_value", "uplift_vs_wait", "propensity", "requires_review", "options", "removed",
+}  # fmt: skip
+
+
+def with_debtor(**changes) -> dict:
+    case = copy.deepcopy(EXAMPLE_CASE)
+    case["debtor"].update(changes)
+    return case
+
+
+def problems(r) -> list[dict]:
+    body = r.json()
+    assert set(body) == {"detail"}, body
+    for item in body["detail"]:
+        assert set(item) >= {"field", "problem"}, item
+        assert item["problem"]
+    return body["detail"]
+
+
+# --------------------------------------------------------------------------------------
+# Service endpoints
+
+
+def test_health_ready_models(client, bundle):
+    assert client.get("/health").json() == {"status": "alive"}
+    ready = client.get("/ready").json()
+    assert ready["status"] == "ready"
+    assert ready["model_versions"] == bundle.model_versions()
+    models = client.get("/models").json()
+    assert models["ready"] is True
+    assert set(models["models"]) == {"default_risk", "dispute_risk", "policy"}
+    assert "test_roc_auc" in models["models"]["default_risk"]["metrics"]
+
+
+def test_openapi_documents_every_endpoint(client):
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    for p in ("/score", "/next-action", "/outcomes", "/decisions/{decision_id}", "/health",
+              "/ready", "/models", "/metrics", "/admin/reload"):  # fmt: skip
+        assert p in paths, p
+    score = paths["/score"]["post"]
+    assert "examples" in score["requestBody"]["content"]["application/json"]
+    assert "422" in score["responses"] and "401" in score["responses"]
+    schemas = spec["components"]["schemas"]
+    assert "NextActionResult" in schemas and "ErrorResponse" in schemas
+
+
+# --------------------------------------------------------------------------------------
+# /score
+
+
+def test_score_one_case(client, bundle):
+    r = client.post("/score", json=EXAMPLE_CASE, headers=headers("scoring"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == SCORE_FIELDS
+    assert body["debtor_id"] == "D000123"
+    assert 0 <= body["default_probability"] <= 1 and 0 <= body["dispute_probability"] <= 1
+    assert body["risk_grade"] in "ABCDE"
+    assert body["model_versions"] == bundle.model_versions()
+    assert r.headers["X-Request-ID"]
+    for key in ("default_risk", "dispute_risk"):
+        e = body["explanations"][key]
+        assert len(e["contributions"]) == 5
+        assert e["all_contributions"] is None
+        mags = [abs(c["contribution"]) for c in e["contributions"]]
+        assert mags == sorted(mags, reverse=True)
+        assert set(e["contributions"][0]) == {
+            "feature",
+            "label",
+            "value",
+            "contribution",
+            "code",
+            "text",
+        }
+        assert len(e["reasons"]) == 5
+    assert body["default_probability"] == body["explanations"]["default_risk"]["probability"]
+
+
+def test_score_list_keeps_order_and_options(client, sample_cases):
+    cases = [case_json(c) for c in sample_cases[:4]]
+    r = client.post("/score?lang=en&top_k=2", json=cases, headers=headers("scoring"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [b["debtor_id"] for b in body] == [c["debtor"]["debtor_id"] for c in cases]
+    assert all(b["lang"] == "en" for b in body)
+    assert all(len(b["explanations"]["default_risk"]["contributions"]) == 2 for b in body)
+    assert all(b["reasons"].startswith("Default risk: ") for b in body)
+
+
+def test_score_language_defaults_to_the_debtors(client):
+    fr = client.post("/score", json=with_debtor(language="fr"), headers=headers("scoring")).json()
+    en = client.post("/score", json=with_debtor(language="en"), headers=headers("scoring")).json()
+    assert fr["lang"] == "fr" and fr["reasons"].startswith("Risque de défaut : ")
+    assert en["lang"] == "en" and en["reasons"].startswith("Default risk: ")
+    assert fr["default_probability"] == en["default_probability"]
+
+
+def test_unknown_sector_is_scored_and_flagged(client):
+    r = client.post("/score", json=with_debtor(sector="Z9"), headers=headers("scoring"))
+    assert r.status_code == 200, r.text
+    assert r.json()["unknown_values"] == [{"field": "debtor.sector", "value": "Z9"}]
+    known = client.post("/score", json=EXAMPLE_CASE, headers=headers("scoring")).json()
+    assert known["unknown_values"] == []
+
+
+# --------------------------------------------------------------------------------------
+# Validation errors name the field
+
+
+@pytest.mark.parametrize(
+    ("body", "query", "field", "words"),
+    [
+        (with_debtor(segment="B2X"), "", "body.debtor.segment", "B2B"),
+        ([with_debtor(segment="B2X")], "", "body.0.debtor.segment", "B2B"),
+        ([EXAMPLE_CASE, with_debtor(department="00")], "", "body.1.debtor.department", ""),
+        ([EXAMPLE_CASE] * (MAX_CASES + 1), "", "body", f"at most {MAX_CASES}"),
+        ([], "", "body", "at least one"),
+        ({**EXAMPLE_CASE, "as_of": "2026-03-02T09:00:00"}, "", "body.as_of", "offset"),
+        ({k: v for k, v in EXAMPLE_CASE.items() if k != "debtor"}, "", "body.debtor", "required"),
+        ({**EXAMPLE_CASE, "open_invoices": []}, "", "body.open_invoices", "at least 1"),
+        ({**EXAMPLE_CASE, "surprise": 1}, "", "body.surprise", "not permitted"),
+        (with_debtor(sector=None), "", "body.debtor", "sector is required"),
+        (EXAMPLE_CASE, "?lang=de", "query.lang", "fr"),
+        (EXAMPLE_CASE, "?top_k=0", "query.top_k", "greater"),
+        ("a string", "", "body", ""),
+    ],
+)
+def test_validation_errors_name_the_field(client, body, query, field, words):
+    r = client.post(f"/score{query}", json=body, headers=headers("scoring"))
+    assert r.status_code == 422, r.text
+    items = problems(r)
+    assert field in [i["field"] for i in items], items
+    assert any(words.lower() in i["problem"].lower() for i in items if i["field"] == field), items
+
+
+def test_invalid_json_and_wrong_content(client):
+    r = client.post(
+        "/score",
+        content=b'{"as_of": ',
+        headers={**headers("scoring"), "content-type": "application/json"},
+    )
+    assert r.status_code == 422
+    assert problems(r)[0]["field"] == "body"
+    assert "JSON" in problems(r)[0]["problem"]
+    r = client.post("/score", headers=headers("scoring"))
+    assert r.status_code == 422 and problems(r)[0]["field"] == "body"
+
+
+def test_unknown_route_and_method_have_json_errors(client):
+    r = client.get("/nowhere")
+    assert r.status_code == 404 and problems(r)
+    r = client.get("/score", headers=headers("scoring"))
+    assert r.status_code == 405 and problems(r)
+
+
+# --------------------------------------------------------------------------------------
+# Authentication and roles
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "role"),
+    [
+        ("post", "/score", "scoring"),
+        ("post", "/next-action", "scoring"),
+        ("post", "/outcomes", "scoring"),
+        ("get", f"/decisions/{uuid.uuid4()}", "compliance"),
+        ("post", "/admin/reload", "admin"),
+    ],
+)
+def test_keys_and_roles(client, method, path, role):
+    call = getattr(client, method)
+    kw = {"json": EXAMPLE_CASE} if method == "post" else {}
+    r = call(path, **kw)
+    assert r.status_code == 401, r.text
+    assert problems(r)[0]["field"] == "header.X-API-Key"
+    assert "WWW-Authenticate" in r.headers
+    assert call(path, headers={"X-API-Key": "not-a-key"}, **kw).status_code == 401
+    for other in ("scoring", "compliance"):
+        if other != role:
+            r = call(path, headers=headers(other), **kw)
+            assert r.status_code == 403, r.text
+            assert role in problems(r)[0]["problem"]
+    # the right role (or admin) gets past authentication
+    for ok in (role, "admin"):
+        assert call(path, headers=headers(ok), **kw).status_code not in (401, 403)
+
+
+def test_bearer_token_works(client):
+    r = client.post(
+        "/score", json=EXAMPLE_CASE, headers={"Authorization": f"Bearer {KEYS['scoring']}"}
+    )
+    assert r.status_code == 200
+
+
+def test_keys_are_not_logged(client, caplog):
+    with caplog.at_level("DEBUG"):
+        client.post("/score", json=EXAMPLE_CASE, headers=headers("scoring"))
+        client.post("/score", json=EXAMPLE_CASE, headers={"X-API-Key": "wrong-key-xyz"})
+    assert KEYS["scoring"] not in caplog.text and "wrong-key-xyz" not in caplog.text
+
+
+# --------------------------------------------------------------------------------------
+# /next-action
+
+
+def test_next_action_one_case(client, bundle):
+    r = client.post("/next-action", json=EXAMPLE_CASE, headers=headers("scoring"))
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert set(d) == DECISION_FIELDS
+    uuid.UUID(d["decision_id"])
+    actions = [o["action"] for o in d["options"]]
+    assert d["action"] in actions
+    chosen = d["options"][actions.index(d["action"])]
+    assert chosen["probability"] == pytest.approx(d["propensity"])
+    assert chosen["expected_value"] == pytest.approx(d["expected_value"])
+    evs = [o["expected_value"] for o in d["options"]]
+    assert evs == sorted(evs, reverse=True)
+    assert sum(o["probability"] for o in d["options"]) == pytest.approx(1.0)
+    assert 0 < d["propensity"] <= 1
+    removed = {x["action"] for x in d["removed"]}
+    assert not removed & set(actions)
+    assert removed | set(actions) <= set(bundle.policy.config.costs)
+    assert all(x["rules"] and set(x["rules"]) <= set(RULE_IDS) for x in d["removed"])
+    if d["action"] == "wait":
+        assert d["scheduled_at"] is None and d["channel"] is None and d["template"] is None
+    else:
+        assert d["scheduled_at"].endswith(("+01:00", "+02:00"))  # Lyon, local time
+        assert d["template"] == f"{d['action']}.{d['tone']}.fr"
+    assert (d["installments"] is not None) == (d["action"] == "payment_plan_offer")
+
+
+def test_next_action_overseas_local_time_and_no_explore(client, sample_cases):
+    cases = [c for c in sample_cases if c.debtor.department in ("971", "972", "973", "974", "976")]
+    if not cases:
+        pytest.skip("no overseas debtor in the sample at this instant")
+    body = [case_json(c) for c in cases[:5]]
+    r = client.post("/next-action?explore=false", json=body, headers=headers("scoring"))
+    assert r.status_code == 200, r.text
+    for d in r.json():
+        best = max(d["options"], key=lambda o: o["expected_value"])
+        assert d["action"] == best["action"]
+        for o in d["options"]:
+            if o["scheduled_at"] is not None:
+                assert o["scheduled_at"][-6:] in ("-04:00", "-03:00", "+04:00", "+03:00")
+
+
+def test_next_action_many_cases_distinct_ids(client, sample_cases):
+    body = [case_json(c) for c in sample_cases[:10]]
+    r = client.post("/next-action", json=body, headers=headers("scoring"))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert len(out) == 10 and len({d["decision_id"] for d in out}) == 10
+    assert [d["debtor_id"] for d in out] == [c["debtor"]["debtor_id"] for c in body]
+
+
+# --------------------------------------------------------------------------------------
+# /outcomes and /decisions
+
+
+def _decide(client, body=None) -> dict:
+    r = client.post("/next-action", json=body or EXAMPLE_CASE, headers=headers("scoring"))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_outcome_is_stored_and_returned_with_the_decision(client):
+    d = _decide(client)
+    report = {
+        "decision_id": d["decision_id"],
+        "executed_at": "2026-03-03T10:05:00+01:00",
+        "outcome": "promise_to_pay",
+        "paid_amount": 1200.0,
+        "paid_at": "2026-03-09",
+        "dispute": False,
+        "complaint": False,
+    }
+    r = client.post("/outcomes", json=report, headers=headers("scoring"))
+    assert r.status_code == 201, r.text
+    assert r.json()["decision_id"] == d["decision_id"]
+    rec = client.get(f"/decisions/{d['decision_id']}", headers=headers("compliance"))
+    assert rec.status_code == 200, rec.text
+    rec = rec.json()
+    assert rec["action"] == d["action"]
+    assert rec["output"]["options"] == d["options"]
+    assert rec["output"]["removed"] == d["removed"]
+    assert rec["output"]["explanations"] == d["explanations"]
+    assert rec["model_versions"] == d["model_versions"]
+    assert rec["api_key"] == "env-0"
+    assert len(rec["outcomes"]) == 1
+    o = rec["outcomes"][0]
+    assert o["outcome"] == "promise_to_pay" and o["paid_amount"] == 1200.0
+    assert o["executed_at"].startswith("2026-03-03T09:05:00")
+
+
+def test_decision_record_holds_only_the_debtor_hash(client, settings):
+    d = _decide(client, with_debtor(debtor_id="SECRET-DEBTOR-42"))
+    rec = client.get(f"/decisions/{d['decision_id']}", headers=headers("compliance")).json()
+    assert len(rec["debtor_hash"]) == 64
+    assert rec["input"]["debtor"]["debtor_id"] == rec["debtor_hash"]
+    assert rec["output"]["debtor_id"] == rec["debtor_hash"]
+    client.post(
+        "/score", json=with_debtor(debtor_id="SECRET-DEBTOR-42"), headers=headers("scoring")
+    )
+    db = (settings.home / "audit.db").read_bytes()
+    wal = settings.home / "audit.db-wal"
+    db += wal.read_bytes() if wal.exists() else b""
+    assert b"SECRET-DEBTOR-42" not in db
+
+
+@pytest.mark.parametrize(
+    ("report", "status", "field"),
+    [
+        ({"decision_id": str(uuid.uuid4()), "outcome": "reached"}, 404, "body.decision_id"),
+        ({"decision_id": "not-a-uuid"}, 422, "body.decision_id"),
+        ({"decision_id": "{id}", "outcome": "paid"}, 422, "body.outcome"),
+        ({"decision_id": "{id}", "paid_amount": -1}, 422, "body.paid_amount"),
+        (
+            {"decision_id": "{id}", "executed_at": "2020-01-01T10:00:00+01:00"},
+            422,
+            "body.executed_at",
+        ),
+        ({"decision_id": "{id}", "executed_at": "2026-03-03T10:00:00"}, 422, "body.executed_at"),
+    ],
+)
+def test_outcome_errors(client, report, status, field):
+    d = _decide(client)
+    report = {
+        k: (v.format(id=d["decision_id"]) if isinstance(v, str) else v) for k, v in report.items()
+    }
+    r = client.post("/outcomes", json=report, headers=headers("scoring"))
+    assert r.status_code == status, r.text
+    assert field in [i["field"] for i in problems(r)]
+
+
+def test_decision_errors(client):
+    r = client.get(f"/decisions/{uuid.uuid4()}", headers=headers("compliance"))
+    assert r.status_code == 404 and problems(r)[0]["field"] == "path.decision_id"
+    r = client.get("/decisions/xyz", headers=headers("compliance"))
+    assert r.status_code == 422 and problems(r)[0]["field"] == "path.decision_id"
+
+
+def test_metrics_text_format(client):
+    client.post("/score", json=EXAMPLE_CASE, headers=headers("scoring"))
+    d = _decide(client)
+    client.post("/score", json={}, headers=headers("scoring"))
+    text = client.get("/metrics").text
+    assert 'scoring_requests_total{endpoint="/score",method="POST",status="200"} 1' in text
+    assert 'scoring_requests_total{endpoint="/score",method="POST",status="422"} 1' in text
+    assert (
+        'scoring_request_duration_seconds_bucket{endpoint="/score",method="POST",le="+Inf"} 2'
+        in text
+    )
+    assert 'scoring_request_duration_seconds_count{endpoint="/next-action",method="POST"} 1' in text
+    assert f'scoring_decisions_total{{action="{d["action"]}"}} 1' in text
+    assert "scoring_ready 1" in text
+    assert "# TYPE scoring_request_duration_seconds histogram" in text

@@ -1,0 +1,217 @@
+"""Model loading, readiness, hot swap under load, alias polling, and API key configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import stat
+import threading
+import time
+
+import httpx
+import pytest
+from api_fixtures import *  # noqa: F403 - fixtures
+from api_fixtures import headers, keys_env, running_server
+from fastapi.testclient import TestClient
+
+from scoring.api.app import create_app
+from scoring.api.auth import KeyConfigError, hash_key
+from scoring.api.schemas import EXAMPLE_CASE
+
+
+def _missing_champion():
+    raise RuntimeError("RESOURCE_DOES_NOT_EXIST: Registered model alias champion not found.")
+
+
+def test_without_models_the_service_is_alive_but_not_ready(settings, bundle):
+    state = {"ok": False}
+    versions = {k: None for k in ("default_risk", "dispute_risk", "policy")}
+
+    def loader():
+        if not state["ok"]:
+            _missing_champion()
+        return bundle
+
+    app = create_app(
+        bundle_loader=loader,
+        settings=settings,
+        version_probe=lambda: dict(versions),
+        reload_seconds=0.05,
+    )
+    with TestClient(app) as c:
+        assert c.get("/health").status_code == 200
+        r = c.get("/ready")
+        assert r.status_code == 503
+        assert "alias" in r.json()["detail"][0]["problem"]
+        r = c.post("/score", json=EXAMPLE_CASE, headers=headers("scoring"))
+        assert r.status_code == 503 and "not ready" in r.json()["detail"][0]["problem"]
+        assert (
+            c.post("/next-action", json=EXAMPLE_CASE, headers=headers("scoring")).status_code == 503
+        )
+        assert c.get("/models").json()["ready"] is False
+        assert "scoring_ready 0" in c.get("/metrics").text
+        r = c.post("/admin/reload", headers=headers("admin"))
+        assert r.status_code == 503
+        # a champion appears: the poller loads it
+        state["ok"] = True
+        versions.update(bundle.versions)
+        deadline = time.time() + 10
+        while c.get("/ready").status_code != 200 and time.time() < deadline:
+            time.sleep(0.05)
+        assert c.get("/ready").json()["model_versions"] == bundle.model_versions()
+        assert c.post("/score", json=EXAMPLE_CASE, headers=headers("scoring")).status_code == 200
+
+
+def test_loads_the_champion_from_the_registry(mlflow_home, bundle, settings, tmp_path):
+    from scoring import registry
+
+    s = settings.model_copy(
+        update={"home": mlflow_home, "audit_url": f"sqlite:///{tmp_path / 'a.db'}"}
+    )
+    try:
+        with TestClient(create_app(settings=s)) as c:
+            r = c.get("/ready")
+            assert r.status_code == 200, r.text
+            assert r.json()["model_versions"] == bundle.model_versions()
+            models = c.get("/models").json()["models"]
+            assert models["default_risk"]["name"] == "collections-default-risk"
+            r = c.post("/admin/reload", headers=headers("admin"))
+            assert r.status_code == 200 and r.json()["reloaded"] is False
+        empty = settings.model_copy(update={"home": tmp_path / "empty"})
+        with TestClient(create_app(settings=empty)) as c:
+            r = c.get("/ready")
+            assert r.status_code == 503
+            assert "champion" in r.json()["detail"][0]["problem"]
+    finally:
+        registry.setup_mlflow()  # back to the session's store
+
+
+def test_hot_swap_under_load_fails_no_request(bundle, settings):
+    """Threads hammer /score while models are swapped: every request succeeds, each with one
+    consistent set of versions."""
+    other = dataclasses.replace(
+        bundle, versions={k: (v or 0) + 100 for k, v in bundle.versions.items()}
+    )
+    flip = {"n": 0}
+
+    def loader():
+        flip["n"] += 1
+        time.sleep(0.02)  # loading takes time; requests keep being served meanwhile
+        return other if flip["n"] % 2 else bundle
+
+    app = create_app(bundle=bundle, bundle_loader=loader, settings=settings)
+    a, b = bundle.model_versions(), other.model_versions()
+    seen: list[dict] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def hammer(base: str) -> None:
+        with httpx.Client(base_url=base, timeout=30) as h:
+            while not stop.is_set():
+                r = h.post("/score", json=EXAMPLE_CASE, headers=headers("scoring"))
+                if r.status_code != 200:
+                    failures.append(f"{r.status_code} {r.text[:200]}")
+                else:
+                    seen.append(r.json()["model_versions"])
+
+    with running_server(app) as base:
+        threads = [threading.Thread(target=hammer, args=(base,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        with httpx.Client(base_url=base, timeout=30) as h:
+            for _ in range(8):
+                time.sleep(0.15)
+                r = h.post("/admin/reload", headers=headers("admin"))
+                assert r.status_code == 200, r.text
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not failures, failures[:3]
+    assert len(seen) >= 10
+    assert all(v in (a, b) for v in seen)
+    assert a in seen and b in seen
+
+
+def test_poll_once_reloads_only_when_the_alias_moves(bundle, settings):
+    from scoring.api.state import BundleHolder
+
+    calls = {"n": 0}
+    versions = dict(bundle.versions)
+
+    def loader():
+        calls["n"] += 1
+        return dataclasses.replace(bundle, versions=dict(versions))
+
+    h = BundleHolder(loader, "champion", probe=lambda: dict(versions))
+    h.load_at_start()
+    assert calls["n"] == 1
+    assert h.poll_once() is False and calls["n"] == 1
+    versions["default_risk"] = 999
+    assert h.poll_once() is True and calls["n"] == 2
+    assert h.current.versions["default_risk"] == 999
+
+    def broken():
+        raise ConnectionError("registry unreachable")
+
+    h.probe = broken
+    assert h.poll_once() is False and h.current is not None
+
+
+# --------------------------------------------------------------------------------------
+# API keys
+
+
+def test_dev_keys_are_generated_once_and_work(bundle, settings, capfd):
+    s = settings.model_copy(update={"api_keys": None})
+    with TestClient(create_app(bundle=bundle, settings=s)) as c:
+        err = capfd.readouterr().err
+        keys = dict(re.findall(r"^\s+(scoring|compliance|admin)\s+(sk-\S+)$", err, re.M))
+        assert set(keys) == {"scoring", "compliance", "admin"}
+        path = s.home / "api_keys.yaml"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        text = path.read_text()
+        assert all(k not in text and hash_key(k) in text for k in keys.values())
+        r = c.post("/score", json=EXAMPLE_CASE, headers={"X-API-Key": keys["scoring"]})
+        assert r.status_code == 200
+        r = c.post("/score", json=EXAMPLE_CASE, headers={"X-API-Key": keys["compliance"]})
+        assert r.status_code == 403
+    with TestClient(create_app(bundle=bundle, settings=s)):
+        assert "sk-" not in capfd.readouterr().err  # printed once only
+
+
+def test_key_file_and_bad_configurations(bundle, settings, tmp_path):
+    f = tmp_path / "keys.yaml"
+    f.write_text(
+        f"keys:\n  - name: crm\n    sha256: {hash_key('crm-key')}\n    roles: [scoring, compliance]\n"
+    )
+    s = settings.model_copy(update={"api_keys": None, "api_keys_file": f})
+    with TestClient(create_app(bundle=bundle, settings=s)) as c:
+        assert (
+            c.post("/score", json=EXAMPLE_CASE, headers={"X-API-Key": "crm-key"}).status_code == 200
+        )
+        assert c.post("/admin/reload", headers={"X-API-Key": "crm-key"}).status_code == 403
+
+    for bad, match in [
+        ("keys: [{sha256: abc, roles: [scoring]}]", "64 hex"),
+        (f"keys: [{{sha256: {hash_key('x')}, roles: [root]}}]", "roles must be"),
+        ("[unclosed", "YAML"),
+        ("nothing: here", "'keys' list"),
+    ]:
+        f.write_text(bad)
+        with (
+            pytest.raises(KeyConfigError, match=match),
+            TestClient(create_app(bundle=bundle, settings=s)),
+        ):
+            pass
+    missing = settings.model_copy(update={"api_keys": None, "api_keys_file": tmp_path / "no.yaml"})
+    with (
+        pytest.raises(KeyConfigError, match="does not exist"),
+        TestClient(create_app(bundle=bundle, settings=missing)),
+    ):
+        pass
+    env = settings.model_copy(update={"api_keys": keys_env() + ",nocolon"})
+    with (
+        pytest.raises(KeyConfigError, match="entry 3"),
+        TestClient(create_app(bundle=bundle, settings=env)),
+    ):
+        pass

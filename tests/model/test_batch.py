@@ -1,0 +1,62 @@
+"""scoring batch: the output follows CONTRACT §5, failures write nothing."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import SAMPLE_DIR
+
+from scoring.batch import BATCH_COLUMNS, run_batch
+
+AS_OF = "2026-06-15T09:00:00+02:00"
+
+
+@pytest.fixture(scope="module")
+def bundle(trained):
+    from scoring.service import Bundle
+
+    return Bundle.from_registry("champion")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_batch_output_follows_the_contract(tmp_path, bundle, suffix):
+    out = tmp_path / f"decisions{suffix}"
+    run_batch(SAMPLE_DIR, AS_OF, out, bundle=bundle)
+    df = pd.read_csv(out, keep_default_na=False) if suffix == ".csv" else pd.read_parquet(out)
+    assert set(BATCH_COLUMNS) <= set(df.columns)
+    assert len(df) > 20 and df["debtor_id"].is_unique
+    assert df["default_probability"].astype(float).between(0, 1).all()
+    assert df["dispute_probability"].astype(float).between(0, 1).all()
+    assert df["propensity"].astype(float).between(0, 1, inclusive="right").all()
+    as_of = pd.Timestamp(AS_OF)
+    for action, sched in zip(df["action"], df["scheduled_at"], strict=True):
+        if action == "wait":
+            assert sched in ("", None) or pd.isna(sched)
+        else:
+            assert sched[-6] in "+-", sched  # ISO 8601 with an offset
+            t = pd.Timestamp(sched)
+            assert as_of < t <= as_of + pd.Timedelta(days=7)
+    assert df["reasons"].str.len().gt(10).all()
+    rr = df["requires_review"].astype(str).str.lower().isin(["true", "false"])
+    assert rr.all()
+
+
+def test_batch_rejects_bad_arguments_and_writes_nothing(tmp_path, bundle):
+    with pytest.raises(ValueError, match="offset"):
+        run_batch(SAMPLE_DIR, "2026-06-15T09:00:00", tmp_path / "x.csv", bundle=bundle)
+    with pytest.raises(ValueError, match=".parquet or .csv"):
+        run_batch(SAMPLE_DIR, AS_OF, tmp_path / "x.xlsx", bundle=bundle)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_batch_on_invalid_data_writes_nothing(tmp_path, bundle, raw_tables):
+    from scoring.contract import ContractError
+
+    raw_tables["actions"].loc[0, "propensity"] = 3.0
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, df in raw_tables.items():
+        df.to_csv(data / f"{name}.csv", index=False)
+    with pytest.raises(ContractError, match="propensity"):
+        run_batch(data, AS_OF, tmp_path / "out.csv", bundle=bundle)
+    assert not (tmp_path / "out.csv").exists()
