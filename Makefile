@@ -29,8 +29,15 @@ data: install  ## generate the synthetic data set (DEBTORS, SEED, DATA)
 validate: install  ## validate DATA against the contract
 	$(BIN)/scoring validate --data $(DATA)
 
-run: data  ## the main job: generate, validate (more stages are chained here as they land)
-	$(BIN)/scoring validate --data $(DATA)
+train: install  ## train, log and register every model on DATA (TRIALS per model)
+	$(BIN)/scoring train --data $(DATA) --trials $(TRIALS)
+
+serve: install  ## serve the champion models over HTTP on HOST:PORT
+	$(BIN)/scoring serve --host $(HOST) --port $(PORT)
+
+run: data  ## the main job: generate the synthetic data, train and register, then serve
+	$(BIN)/scoring train --data $(DATA) --trials $(TRIALS)
+	$(BIN)/scoring serve --host $(HOST) --port $(PORT)
 
 test: install  ## lint, format check and the test suite
 	$(BIN)/ruff check src tests training serving benchmarks
@@ -43,6 +50,16 @@ lint: install  ## ruff check
 format: install  ## ruff format + autofix
 	$(BIN)/ruff format src tests training serving benchmarks
 	$(BIN)/ruff check --fix src tests training serving benchmarks
+
+bench: install  ## the benchmarks (long: 100,000 debtors); results in benchmarks/results/
+	$(BIN)/scoring generate --out data/synthetic/bench100k --debtors 100000 --seed 1
+	$(BIN)/python benchmarks/bench_generate.py --debtors 100000 --seed 1
+	$(BIN)/python benchmarks/bench_cases.py --data data/synthetic/bench100k
+	$(BIN)/python benchmarks/bench_train.py --data data/synthetic/bench100k --trials 30
+	$(BIN)/scoring train --data $(DATA) --trials $(TRIALS)
+	$(BIN)/python benchmarks/bench_policy.py --data $(DATA)
+	$(BIN)/python benchmarks/bench_batch.py --data data/synthetic/bench100k
+	$(BIN)/python benchmarks/bench_api.py
 
 clean:  ## remove generated data, models and caches (keeps the sample)
 	rm -rf models mlruns $(DATA) .pytest_cache .ruff_cache

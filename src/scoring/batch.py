@@ -47,14 +47,22 @@ def run_batch(
     alias: str = "champion",
     lang: str = "fr",
     explore: bool = True,
+    engine: str = "local",
+    scheduler: str | None = None,
+    partitions: int | None = None,
 ) -> pd.DataFrame:
-    """Validate the data set, build every case at ``as_of``, decide, write the file."""
+    """Validate the data set, build every case at ``as_of``, decide, write the file.
+
+    ``engine="dask"`` partitions the debtors over a Dask cluster (a local one unless
+    ``scheduler`` is given); the output is identical to the in-process engine.
+    """
+    if engine not in ("local", "dask"):
+        raise ValueError(f"--engine must be local or dask, not {engine!r}")
     ts = pd.Timestamp(as_of)
     if ts.tzinfo is None:
         raise ValueError(
             f"--as-of {as_of!r} must carry a UTC offset, e.g. 2026-10-05T09:00:00+02:00"
         )
-    Path(output)  # validated by write_atomic before any work is lost
     if Path(output).suffix.lower() not in (".parquet", ".csv"):
         raise ValueError(f"--output must end in .parquet or .csv, not {Path(output).name!r}")
     tables = load_tables(data_dir)
@@ -63,11 +71,19 @@ def run_batch(
 
         registry.setup_mlflow()
         bundle = Bundle.from_registry(alias)
-    cs = build_cases(tables, ts)
-    if len(cs) == 0:
+    if engine == "dask":
+        from scoring.dask_engine import batch_on_dask, dask_client
+
+        with dask_client(scheduler) as client:
+            out = batch_on_dask(
+                tables, ts, bundle, client, partitions=partitions, lang=lang, explore=explore
+            )
+    else:
+        cs = build_cases(tables, ts)
+        out = batch_decisions(bundle, cs, lang=lang, explore=explore) if len(cs) else pd.DataFrame()
+    if len(out) == 0:
         out = pd.DataFrame(columns=BATCH_COLUMNS)
     else:
-        out = batch_decisions(bundle, cs, lang=lang, explore=explore)
         out["as_of"] = out["as_of"].astype(str)
     write_atomic(out, output)
     return out

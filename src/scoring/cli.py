@@ -77,6 +77,11 @@ def train(
     ] = None,
     register: Annotated[bool, typer.Option(help="Register the new model versions.")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    engine: Annotated[str, typer.Option("--engine", help="local (in-process) or dask.")] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address (default: a local cluster)."),
+    ] = None,
 ) -> None:
     """Train every model from a data set, log the run to MLflow and register new versions."""
     from scoring.contract import ContractError
@@ -85,7 +90,14 @@ def train(
 
     try:
         res = run_train(
-            data, config, trials=trials, timeout=timeout, progress=progress, register=register
+            data,
+            config,
+            trials=trials,
+            timeout=timeout,
+            progress=progress,
+            register=register,
+            engine=engine,
+            scheduler=scheduler,
         )
     except (ContractError, TrainingDataError, FileNotFoundError, ValueError) as exc:
         _fail(f"training failed, nothing registered: {exc}")
@@ -143,6 +155,15 @@ def batch(
         bool,
         typer.Option(help="Sample actions (logged propensities); --no-explore takes the best."),
     ] = True,
+    engine: Annotated[str, typer.Option("--engine", help="local (in-process) or dask.")] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address (default: a local cluster)."),
+    ] = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option("--partitions", min=1, help="Dask partitions (default: 4 per worker)."),
+    ] = None,
 ) -> None:
     """Decide for every case of a data set at an instant and write one row per case."""
     from scoring.batch import run_batch
@@ -151,7 +172,10 @@ def batch(
     if lang not in ("fr", "en"):
         _fail(f"--lang must be fr or en, not {lang!r}", 2)
     try:
-        out = run_batch(data, as_of, output, alias=alias, lang=lang, explore=explore)
+        out = run_batch(
+            data, as_of, output, alias=alias, lang=lang, explore=explore, engine=engine,
+            scheduler=scheduler, partitions=partitions,
+        )  # fmt: skip
     except (ContractError, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     except Exception as exc:  # registry errors: no champion yet, unreachable server
@@ -167,6 +191,109 @@ from scoring.api.commands import export_command, serve_command  # noqa: E402
 
 app.command("serve")(serve_command)
 app.command("export-decisions")(export_command)
+
+
+@app.command()
+def kpis(
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Data set folder (CONTRACT §1); omit to use only the audit."),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the tables (CSV) and charts (PNG).")
+    ] = Path("reports/kpis"),
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="KPI targets YAML (default: the packaged kpis.yaml)."),
+    ] = None,
+    audit: Annotated[
+        bool,
+        typer.Option(help="Also compute the KPIs of the service's decisions (audit trail)."),
+    ] = True,
+) -> None:
+    """Collection KPIs per month and segment next to their targets, as tables and a chart."""
+    from scoring.contract import ContractError, load_tables
+    from scoring.kpis import (
+        KPI_LABELS,
+        audit_engine,
+        load_kpi_config,
+        read_audit_decisions,
+        write_kpi_report,
+    )
+
+    if data is None and not audit:
+        _fail("nothing to compute: give --data DIR and/or --audit", 2)
+    try:
+        cfg = load_kpi_config(config)
+        tables = load_tables(data) if data is not None else None
+    except (ContractError, ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    decisions = None
+    if audit:
+        try:
+            engine = audit_engine()
+            decisions = read_audit_decisions(engine)
+        except Exception as exc:  # noqa: BLE001 - an unreachable audit store is reported
+            _fail(f"cannot read the audit trail: {exc}")
+        if engine is not None:
+            engine.dispose()
+    if tables is None and (decisions is None or decisions.empty):
+        _fail("the audit trail holds no decision yet; give --data DIR")
+    res = write_kpi_report(tables, out, cfg, decisions)
+    for key, title in (("summary", "data set"), ("audit_summary", "service decisions")):
+        if key not in res:
+            continue
+        s = res[key]
+        typer.echo(f"KPIs ({title}; complete months), config {cfg.version}:")
+        labels = [lab for lab in KPI_LABELS.values() if lab in set(s["label"])]
+        wide = s.pivot(index="label", columns="segment", values="shown").reindex(labels)
+        wide["target"] = s.drop_duplicates("label").set_index("label")["target"]
+        typer.echo(wide.to_string())
+        missed = s[s["met"] == False]  # noqa: E712 - None means no target
+        for r in missed.to_dict("records"):
+            typer.echo(f"  target missed: {r['segment']} {r['label']} {r['shown']} ({r['target']})")
+    if audit and (decisions is None or decisions.empty):
+        typer.echo("(no decision in the audit trail yet)")
+    typer.echo("wrote " + ", ".join(str(p) for p in res["paths"]))
+
+
+@app.command()
+def report(
+    model: Annotated[
+        str, typer.Option("--model", help="Registry alias of the models to report on.")
+    ] = "champion",
+    out: Annotated[Path, typer.Option("--out", help="Output HTML file.")] = Path("report.html"),
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Data set to evaluate on (metrics, disparities, KPIs); default: the one the "
+            "models were trained on, if it is still there.",
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            min=0.0,
+            max=1.0,
+            help="Probability at which a case counts as flagged (FPR/FNR); default: the "
+            "observed rate of the evaluation period, per model.",
+        ),
+    ] = None,
+) -> None:
+    """Write the self-contained compliance report (HTML, opens offline)."""
+    from scoring.compliance_report import ReportError, build_report
+
+    try:
+        path = build_report(model, out, data_dir=data, threshold=threshold)
+    except (ReportError, ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    except Exception as exc:  # registry errors: no such alias, unreachable server
+        if "alias" in str(exc).lower() or "not found" in str(exc).lower():
+            _fail(f"no model under alias {model!r}: run `scoring train` first ({exc})")
+        raise
+    typer.echo(f"wrote {path}")
 
 
 def main() -> None:  # pragma: no cover

@@ -58,11 +58,29 @@ def train(
     progress: bool = True,
     register: bool = True,
     with_policy: bool = True,
+    engine: str = "local",
+    scheduler: str | None = None,
 ) -> TrainResult:
     """Train every model from a data set, log the run to MLflow and register new versions.
 
-    On any failure the run is marked FAILED and nothing is registered.
+    On any failure the run is marked FAILED and nothing is registered. ``engine="dask"`` builds
+    the cases and fits the risk models on a Dask cluster (local unless ``scheduler`` is given).
     """
+    if engine not in ("local", "dask"):
+        raise ValueError(f"--engine must be local or dask, not {engine!r}")
+    if engine == "dask":
+        from scoring.dask_engine import dask_client
+
+        with dask_client(scheduler) as client:
+            return _train(
+                data_dir, config_path, trials, timeout, progress, register, with_policy, client
+            )
+    return _train(data_dir, config_path, trials, timeout, progress, register, with_policy, None)
+
+
+def _train(
+    data_dir, config_path, trials, timeout, progress, register, with_policy, client
+) -> TrainResult:
     import mlflow
 
     from scoring import registry, reporting
@@ -89,7 +107,8 @@ def train(
             }
         )
         mlflow.set_tag("stage", "cases")
-        ts = build_training_set(tables, config, progress=progress)
+        ts = build_training_set(tables, config, progress=progress, client=client)
+        mlflow.set_tag("engine", "dask" if client is not None else "local")
         summary = ts.summary()
         summary.to_csv(tmp / "periods.csv")
         mlflow.log_artifact(str(tmp / "periods.csv"), "data")
@@ -122,6 +141,7 @@ def train(
             res = tune_and_fit(
                 key, label, *sets["train"], *sets["valid"], *sets["calib"],
                 config=config, monotone=bool(spec.get("monotone", False)), trials=trials, timeout=timeout, progress=progress,
+                client=client,
             )  # fmt: skip
             model = res.model
             model.info["data_fingerprint"] = fp

@@ -1,0 +1,194 @@
+"""Training sets: cases at many instants across the history, labelled, split by time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from scoring.cases import (
+    DUE_HORIZON_DAYS,
+    LABEL_HORIZON_DAYS,
+    CaseSet,
+    build_cases,
+    case_labels,
+    data_end,
+)
+from scoring.features import features
+
+PERIODS = ("train", "valid", "calib", "test")
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+
+
+class TrainingDataError(ValueError):
+    """The data set cannot support training (too few cases, a single class, ...)."""
+
+
+def load_training_config(path: str | Path | None = None) -> dict[str, Any]:
+    """The training configuration (``config/training.yaml`` by default)."""
+    p = Path(path) if path else CONFIG_DIR / "training.yaml"
+    if not p.exists():
+        raise FileNotFoundError(f"training configuration {p} does not exist")
+    with open(p, encoding="utf-8") as fh:
+        cfg = yaml.safe_load(fh)
+    for key in ("sampling", "split", "tuning", "search_space", "fixed_params", "models"):
+        if key not in cfg:
+            raise ValueError(f"training configuration {p}: missing section '{key}'")
+    return cfg
+
+
+def dpd_bucket(max_days_past_due: pd.Series | np.ndarray) -> pd.Categorical:
+    """Days-past-due buckets of the evaluation: not yet due, 0-29, 30-59, 60+."""
+    d = np.asarray(max_days_past_due, dtype=float)
+    labels = np.select([d <= 0, d < 30, d < 60], ["not_yet_due", "0-29", "30-59"], "60+")
+    return pd.Categorical(labels, categories=["not_yet_due", "0-29", "30-59", "60+"])
+
+
+@dataclass
+class TrainingSet:
+    """Labelled cases from many instants. ``meta`` holds as_of, period, segment, bucket."""
+
+    cases: CaseSet
+    X: pd.DataFrame
+    labels: pd.DataFrame
+    meta: pd.DataFrame
+
+    def period(self, name: str) -> np.ndarray:
+        return np.flatnonzero(self.meta["period"].to_numpy() == name)
+
+    def summary(self) -> pd.DataFrame:
+        df = self.meta[["period"]].join(self.labels[["default", "dispute"]])
+        g = df.groupby("period", observed=True)
+        out = g.agg(
+            cases=("default", "size"),
+            default_rate=("default", "mean"),
+            dispute_rate=("dispute", "mean"),
+        )
+        out["from"] = self.meta.groupby("period", observed=True)["as_of"].min()
+        out["to"] = self.meta.groupby("period", observed=True)["as_of"].max()
+        return out.reindex([p for p in PERIODS if p in out.index])
+
+
+def sample_instants(
+    tables: dict[str, pd.DataFrame], sampling: dict[str, Any]
+) -> list[pd.Timestamp]:
+    """Instants as_of every ``step_days`` from warm-up to the last one whose labels are known."""
+    first = tables["invoices"]["issue_date"].min()
+    end = data_end(tables)
+    start = first + pd.Timedelta(days=int(sampling["warmup_days"]))
+    last = end - pd.Timedelta(days=LABEL_HORIZON_DAYS + DUE_HORIZON_DAYS)
+    days = pd.date_range(start, last, freq=f"{int(sampling['step_days'])}D")
+    hour = int(sampling.get("hour", 9))
+    return [
+        (d + pd.Timedelta(hours=hour)).tz_localize("Europe/Paris").tz_convert("UTC") for d in days
+    ]
+
+
+def instant_cases(
+    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, cap: int, seed: int
+) -> tuple[CaseSet, pd.DataFrame]:
+    """Observable cases at one instant (at most ``cap``, sampled with ``seed``) and their labels."""
+    cs = build_cases(tables, as_of)
+    if cap and len(cs) > cap:
+        rng = np.random.default_rng(seed)
+        cs = cs.take(np.sort(rng.choice(len(cs), cap, replace=False)))
+    lab = case_labels(cs, tables)
+    keep = np.flatnonzero(lab["observable"].to_numpy())
+    if len(keep) < len(cs):
+        cs, lab = cs.take(keep), lab.iloc[keep].reset_index(drop=True)
+    return cs, lab
+
+
+def build_training_set(
+    tables: dict[str, pd.DataFrame],
+    config: dict[str, Any],
+    progress: bool = True,
+    seed: int = 0,
+    client=None,
+) -> TrainingSet:
+    """Cases at every sampled instant, their labels and features, and the time split.
+
+    With a Dask ``client``, the instants are built on the cluster's workers (same result).
+    """
+    sampling, split = config["sampling"], config["split"]
+    instants = sample_instants(tables, sampling)
+    if len(instants) < 4:
+        raise TrainingDataError(
+            f"the data set spans too little time: {len(instants)} instant(s) with known labels "
+            f"(need at least 4; labels need {LABEL_HORIZON_DAYS + DUE_HORIZON_DAYS} days of future)"
+        )
+    cap = int(sampling.get("max_cases_per_as_of") or 0)
+    if client is not None:
+        # one task per instant on the Dask workers; the tables travel once
+        tables_f = client.scatter(tables, broadcast=True)
+        futures = client.map(
+            instant_cases, [tables_f] * len(instants), instants, [cap] * len(instants),
+            [seed + i for i in range(len(instants))], pure=False,
+        )  # fmt: skip
+        results = client.gather(futures)
+    else:
+        it = instants
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(instants, desc="building cases", unit="as_of")
+        results = [instant_cases(tables, t, cap, seed + i) for i, t in enumerate(it)]
+    sets = [cs for cs, _ in results if len(cs)]
+    labels = [lab for cs, lab in results if len(cs)]
+    if not sets:
+        raise TrainingDataError("no case (debtor with open invoices) at any sampled instant")
+    cs = CaseSet.concat(sets)
+    lab = pd.concat(labels, ignore_index=True)
+    X = features(cs)
+
+    # time split on the ordered instants
+    uniq = np.array(sorted(cs.cases["as_of"].unique()))
+    fr = np.array([split[p] for p in PERIODS], dtype=float)
+    bounds = np.floor(np.cumsum(fr / fr.sum()) * len(uniq) + 1e-9).astype(int)
+    period_of = np.empty(len(uniq), dtype=object)
+    lo = 0
+    for name, hi in zip(PERIODS, bounds, strict=True):
+        hi = max(hi, lo + 1) if name != "test" else len(uniq)
+        period_of[lo:hi] = name
+        lo = hi
+    idx = np.searchsorted(uniq, cs.cases["as_of"].to_numpy())
+    meta = pd.DataFrame(
+        {
+            "as_of": cs.cases["as_of"].to_numpy(),
+            "debtor_id": cs.cases["debtor_id"].to_numpy(),
+            "period": pd.Categorical(period_of[idx], categories=list(PERIODS)),
+            "segment": cs.cases["segment"].to_numpy(),
+            "bucket": dpd_bucket(X["max_days_past_due"]),
+            "department": cs.cases["department"].to_numpy(),
+        }
+    )
+    ts = TrainingSet(cs, X, lab.drop(columns=["observable"]), meta)
+    check_training_set(ts, config)
+    return ts
+
+
+def check_training_set(ts: TrainingSet, config: dict[str, Any]) -> None:
+    """Raise :class:`TrainingDataError` naming the period and label that cannot be learned."""
+    split = config["split"]
+    min_cases, min_pos = int(split["min_cases"]), int(split["min_positives"])
+    problems = []
+    for period in PERIODS:
+        idx = ts.period(period)
+        if len(idx) < min_cases:
+            problems.append(f"{period} period: {len(idx)} cases (need at least {min_cases})")
+            continue
+        for spec in config["models"].values():
+            y = ts.labels[spec["label"]].to_numpy()[idx]
+            pos, neg = int(y.sum()), int(len(y) - y.sum())
+            if min(pos, neg) < min_pos:
+                kind = "single class" if min(pos, neg) == 0 else "too few of one class"
+                problems.append(
+                    f"{period} period, label '{spec['label']}': {kind} ({pos} positive, {neg} negative; "
+                    f"need at least {min_pos} of each)"
+                )
+    if problems:
+        raise TrainingDataError("cannot train on this data set:\n  - " + "\n  - ".join(problems))

@@ -1,0 +1,338 @@
+"""Risk models (payment default, dispute): LightGBM tuned with Optuna, calibrated, explained.
+
+:class:`RiskModel` holds a LightGBM ``Booster``, the feature vocabulary it was trained with
+and a :class:`~scoring.models.calibration.Calibrator`. :func:`tune_and_fit` runs the Optuna
+study on the fit/validation periods and keeps the *smallest* model whose validation AUC is
+within a tolerance of the best (TreeSHAP cost grows with trees x leaves).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import optuna
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from scoring.features import CATEGORICAL, FEATURE_BY_NAME, FEATURE_NAMES, monotone_constraints
+from scoring.models.calibration import Calibrator, fit_calibrator
+
+
+def model_size(booster: lgb.Booster) -> dict[str, int]:
+    """Trees, total leaves and maximum depth: what drives TreeSHAP cost."""
+    info = booster.dump_model(num_iteration=-1)["tree_info"]
+
+    def depth(node: dict) -> int:
+        if "split_index" not in node:
+            return 0
+        return 1 + max(depth(node["left_child"]), depth(node["right_child"]))
+
+    leaves = sum(t["num_leaves"] for t in info)
+    return {
+        "trees": len(info),
+        "leaves": int(leaves),
+        "max_depth": int(max((depth(t["tree_structure"]) for t in info), default=0)),
+    }
+
+
+def prepare(X: pd.DataFrame, feature_names: list[str], vocab: dict[str, list[str]]) -> pd.DataFrame:
+    """Columns in training order, categoricals rebuilt with the training vocabulary."""
+    missing = [c for c in feature_names if c not in X.columns]
+    if missing:
+        raise ValueError(f"feature matrix lacks columns {missing}")
+    X = X[feature_names].copy()
+    for c, cats in vocab.items():
+        col = X[c].astype("string")
+        if "unknown" in cats:
+            col = col.where(col.isna() | col.isin(cats), "unknown")
+        X[c] = pd.Categorical(col, categories=cats)
+    return X
+
+
+@dataclass
+class RiskModel:
+    """A fitted, calibrated risk model with the metadata needed to explain it."""
+
+    name: str
+    label: str
+    booster: lgb.Booster
+    feature_names: list[str]
+    vocab: dict[str, list[str]]
+    calibrator: Calibrator
+    params: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    # -- prediction ----------------------------------------------------------------
+    def raw_score(self, X: pd.DataFrame, num_threads: int = 0) -> np.ndarray:
+        """Log-odds of the uncalibrated model."""
+        return self.booster.predict(
+            prepare(X, self.feature_names, self.vocab), raw_score=True, num_threads=num_threads
+        )
+
+    def predict_proba(self, X: pd.DataFrame, num_threads: int = 0) -> np.ndarray:
+        """Calibrated probability of the label."""
+        raw = self.raw_score(X, num_threads=num_threads)
+        return self.calibrator(1.0 / (1.0 + np.exp(-raw)))
+
+    def contributions(self, X: pd.DataFrame, num_threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Exact TreeSHAP contributions (log-odds, one column per feature) and base values.
+
+        ``contributions.sum(axis=1) + base`` equals :meth:`raw_score`.
+        """
+        c = self.booster.predict(
+            prepare(X, self.feature_names, self.vocab), pred_contrib=True, num_threads=num_threads
+        )
+        return c[:, :-1], c[:, -1]
+
+    def predict_with_contributions(
+        self, X: pd.DataFrame, num_threads: int = 0
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(calibrated probability, contributions, base) from one TreeSHAP pass."""
+        contrib, base = self.contributions(X, num_threads=num_threads)
+        raw = contrib.sum(axis=1) + base
+        return self.calibrator(1.0 / (1.0 + np.exp(-raw))), contrib, base
+
+    # -- persistence ---------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "booster": self.booster.model_to_string(),
+            "feature_names": self.feature_names,
+            "vocab": self.vocab,
+            "calibrator": self.calibrator.to_dict(),
+            "params": self.params,
+            "info": self.info,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RiskModel:
+        return cls(
+            name=d["name"],
+            label=d["label"],
+            booster=lgb.Booster(model_str=d["booster"]),
+            feature_names=list(d["feature_names"]),
+            vocab={k: list(v) for k, v in d["vocab"].items()},
+            calibrator=Calibrator.from_dict(d["calibrator"]),
+            params=d.get("params", {}),
+            info=d.get("info", {}),
+        )
+
+    def save(self, path) -> None:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(self.to_dict(), fh)
+
+    @classmethod
+    def load(cls, path) -> RiskModel:
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_dict(json.load(fh))
+
+
+# --------------------------------------------------------------------------------------
+# Tuning
+
+
+def _suggest(trial: optuna.Trial, space: dict[str, dict]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for name, spec in space.items():
+        kind = spec.get("type", "float")
+        if kind == "int":
+            params[name] = trial.suggest_int(
+                name, int(spec["low"]), int(spec["high"]), log=bool(spec.get("log", False))
+            )
+        elif kind == "float":
+            params[name] = trial.suggest_float(
+                name, float(spec["low"]), float(spec["high"]), log=bool(spec.get("log", False))
+            )
+        elif kind == "categorical":
+            params[name] = trial.suggest_categorical(name, list(spec["choices"]))
+        else:
+            raise ValueError(f"search space '{name}': unknown type {kind!r}")
+    return params
+
+
+def _pruning_callback(trial: optuna.Trial, every: int):
+    def _callback(env: lgb.callback.CallbackEnv) -> None:
+        it = env.iteration + 1
+        if it % every:
+            return
+        for data_name, metric, value, _ in env.evaluation_result_list:
+            if data_name == "valid" and metric == "auc":
+                trial.report(value, step=it)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned at round {it} (valid AUC {value:.4f})")
+
+    return _callback
+
+
+@dataclass
+class TuningResult:
+    model: RiskModel
+    trials: pd.DataFrame
+    best_auc: float
+    chosen_trial: int
+
+
+def tune_and_fit(
+    name: str,
+    label: str,
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    X_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    X_calib: pd.DataFrame,
+    y_calib: np.ndarray,
+    config: dict[str, Any],
+    monotone: bool,
+    trials: int | None = None,
+    timeout: float | None = None,
+    progress: bool = True,
+    client=None,
+) -> TuningResult:
+    """Optuna study (TPE, median pruning, early stopping), size-aware choice, calibration.
+
+    With a Dask ``client``, every trial is fitted with ``lightgbm.dask`` on the cluster's
+    workers (the training rows are partitioned among them); early stopping is then applied
+    after the fit, on the validation period, and pruning is off.
+    """
+    tcfg = config["tuning"]
+    n_trials = int(trials if trials is not None else tcfg["trials"])
+    budget = float(timeout if timeout is not None else tcfg["timeout_seconds"])
+    tol = float(tcfg["size_tolerance"])
+    seed = int(tcfg.get("seed", 42))
+    feature_names = list(FEATURE_NAMES)
+    vocab = {c: list(FEATURE_BY_NAME[c].categories) for c in CATEGORICAL}
+    Xt = prepare(X_train, feature_names, vocab)
+    Xv = prepare(X_valid, feature_names, vocab)
+    dtrain = lgb.Dataset(
+        Xt,
+        label=y_train,
+        categorical_feature=CATEGORICAL,
+        free_raw_data=False,
+        params={"feature_pre_filter": False, "verbosity": -1},
+    )
+    dvalid = lgb.Dataset(
+        Xv, label=y_valid, reference=dtrain, params={"feature_pre_filter": False, "verbosity": -1}
+    )
+    fixed = dict(config["fixed_params"])
+    fixed.update({"metric": "auc", "seed": seed, "deterministic": True, "force_col_wise": True})
+    if monotone:
+        fixed["monotone_constraints"] = monotone_constraints(feature_names)
+        fixed["monotone_constraints_method"] = "basic"
+    boosters: dict[int, lgb.Booster] = {}
+
+    if client is not None:
+        dX, dy = _to_dask(Xt, y_train, client)
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {**fixed, **_suggest(trial, config["search_space"])}
+        start = time.perf_counter()
+        if client is not None:
+            booster = _fit_on_dask(params, dX, dy, Xv, y_valid, tcfg, client)
+            return _record(trial, booster, Xv, y_valid, start)
+        booster = lgb.train(
+            params,
+            dtrain,
+            num_boost_round=int(tcfg["max_rounds"]),
+            valid_sets=[dvalid],
+            valid_names=["valid"],
+            callbacks=[
+                lgb.early_stopping(int(tcfg["early_stopping_rounds"]), verbose=False),
+                _pruning_callback(trial, int(tcfg["report_every"])),
+            ],
+        )
+        booster.free_dataset()
+        # keep only the trees up to the best iteration
+        booster = lgb.Booster(
+            model_str=booster.model_to_string(num_iteration=booster.best_iteration)
+        )
+        return _record(trial, booster, Xv, y_valid, start)
+
+    def _record(trial, booster, Xv, y_valid, start) -> float:
+        auc = float(roc_auc_score(y_valid, booster.predict(Xv)))
+        size = model_size(booster)
+        trial.set_user_attr("trees", size["trees"])
+        trial.set_user_attr("leaves", size["leaves"])
+        trial.set_user_attr("max_depth", size["max_depth"])
+        trial.set_user_attr("seconds", round(time.perf_counter() - start, 2))
+        boosters[trial.number] = booster
+        return auc
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(
+            n_startup_trials=5, n_warmup_steps=int(tcfg["report_every"])
+        ),
+        study_name=name,
+    )
+    study.optimize(objective, n_trials=n_trials, timeout=budget, show_progress_bar=progress)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not done:
+        raise RuntimeError(
+            f"{name}: no Optuna trial completed (time budget {budget:.0f} s too short?)"
+        )
+    best_auc = max(t.value for t in done)
+    near = [t for t in done if t.value >= best_auc - tol]
+    chosen = min(near, key=lambda t: (t.user_attrs["leaves"], -t.value))
+    booster = boosters[chosen.number]
+    raw_calib = booster.predict(prepare(X_calib, feature_names, vocab))
+    calibrator = fit_calibrator(
+        raw_calib, y_calib, config.get("calibration", {}).get("method", "auto")
+    )
+    trials_df = study.trials_dataframe(
+        attrs=("number", "value", "state", "params", "user_attrs", "duration")
+    )
+    trials_df = trials_df.rename(columns={"value": "valid_auc"})
+    trials_df["chosen"] = trials_df["number"] == chosen.number
+    params = {**fixed, **chosen.params}
+    params.pop("monotone_constraints", None)
+    info = {
+        "valid_auc": float(chosen.value),
+        "best_valid_auc": float(best_auc),
+        "chosen_trial": chosen.number,
+        "n_trials_complete": len(done),
+        "n_trials_pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
+        **model_size(booster),
+        "monotone": monotone,
+    }
+    model = RiskModel(name, label, booster, feature_names, vocab, calibrator, params, info)
+    return TuningResult(model, trials_df, float(best_auc), chosen.number)
+
+
+def _to_dask(X: pd.DataFrame, y: np.ndarray, client):
+    """The training rows as Dask collections, one partition per worker."""
+    import dask.dataframe as dd
+
+    n = max(1, len(client.scheduler_info().get("workers", {})))
+    dX = dd.from_pandas(X.reset_index(drop=True), npartitions=n)
+    dy = dd.from_pandas(pd.Series(y, name="label"), npartitions=n)
+    dX, dy = client.persist([dX, dy])
+    return dX, dy
+
+
+def _fit_on_dask(params: dict, dX, dy, Xv: pd.DataFrame, yv: np.ndarray, tcfg: dict, client) -> lgb.Booster:
+    """Distributed fit with ``lightgbm.dask``, then early stopping on the validation period."""
+    from lightgbm import DaskLGBMClassifier
+
+    p = {k: v for k, v in params.items() if k not in ("metric", "num_threads", "verbosity")}
+    rounds = int(tcfg["max_rounds"])
+    model = DaskLGBMClassifier(client=client, n_estimators=rounds, verbose=-1, **p)
+    model.fit(dX, dy)
+    booster = model.to_local().booster_
+    every = int(tcfg["report_every"])
+    patience = int(tcfg["early_stopping_rounds"])
+    best_it, best_auc = every, -1.0
+    for it in range(every, booster.num_trees() + 1, every):
+        auc = float(roc_auc_score(yv, booster.predict(Xv, num_iteration=it)))
+        if auc > best_auc:
+            best_it, best_auc = it, auc
+        elif it - best_it >= patience:
+            break
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=best_it))
