@@ -1,0 +1,1 @@
+"""Risk models: training sets, tuning, calibration, metrics."""
