@@ -84,6 +84,7 @@ def _train(
     import mlflow
 
     from scoring import registry, reporting
+    from scoring.kpis import log_kpis
 
     start = time.perf_counter()
     exp_id = registry.setup_mlflow()
@@ -106,6 +107,7 @@ def _train(
                 "n_actions": len(tables["actions"]),
             }
         )
+        log_kpis(tables, workdir=tmp)
         mlflow.set_tag("stage", "cases")
         ts = build_training_set(tables, config, progress=progress, client=client)
         mlflow.set_tag("engine", "dask" if client is not None else "local")
