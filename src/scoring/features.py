@@ -343,15 +343,26 @@ FEATURES: tuple[Feature, ...] = (
 FEATURE_BY_NAME = {f.name: f for f in FEATURES}
 FEATURE_NAMES = [f.name for f in FEATURES]
 CATEGORICAL = [f.name for f in FEATURES if f.kind == "cat"]
+_CODES = {f.name: {c: i for i, c in enumerate(f.categories)} for f in FEATURES if f.kind == "cat"}
+_DTYPES = {f.name: pd.CategoricalDtype(list(f.categories)) for f in FEATURES if f.kind == "cat"}
 
 
-def _cat(values: pd.Series, feat: Feature) -> pd.Series:
-    v = values.astype("string")
-    if UNKNOWN in feat.categories:
-        v = v.where(v.isna() | v.isin(feat.categories), UNKNOWN)
-    return pd.Categorical(
-        v.fillna(NONE) if NONE in feat.categories else v, categories=list(feat.categories)
+def _obj(values) -> np.ndarray:
+    """Values as an object array (strings) with None for every kind of missing value."""
+    a = np.asarray(values, dtype=object)
+    return np.where(pd.isna(a), None, a)
+
+
+def _cat(values, feat: Feature) -> pd.Categorical:
+    """Codes in the fixed vocabulary: missing -> ``none``, out of vocabulary -> ``unknown``."""
+    index = _CODES[feat.name]
+    missing = index.get(NONE, -1)
+    unknown = index.get(UNKNOWN, -1)
+    codes = np.fromiter(
+        (missing if x is None else index.get(x, unknown) for x in _obj(values)),
+        dtype=np.int16,
     )
+    return pd.Categorical.from_codes(codes, dtype=_DTYPES[feat.name])
 
 
 def unknown_values(cs: CaseSet) -> list[list[str]]:
@@ -364,10 +375,25 @@ def unknown_values(cs: CaseSet) -> list[list[str]]:
     return out
 
 
-def _per_case(values: pd.Series | np.ndarray, case: np.ndarray, n: int, how: str) -> np.ndarray:
-    s = pd.Series(np.asarray(values, dtype="float64")).groupby(case)
-    r = getattr(s, how)()
-    return r.reindex(range(n)).to_numpy()
+def _per_case(values, case: np.ndarray, n: int, how: str) -> np.ndarray:
+    """max / min / mean of ``values`` per case, NaN-skipping; NaN for a case without values."""
+    v = np.asarray(values, dtype="float64")
+    ok = ~np.isnan(v)
+    v, c = v[ok], np.asarray(case)[ok]
+    if how == "mean":
+        cnt = np.bincount(c, minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(cnt > 0, np.bincount(c, weights=v, minlength=n) / cnt, np.nan)
+    out = np.full(n, -np.inf if how == "max" else np.inf)
+    (np.maximum if how == "max" else np.minimum).at(out, c, v)
+    return np.where(np.isinf(out), np.nan, out)
+
+
+def _last_per_case(values, case: np.ndarray, n: int) -> np.ndarray:
+    """The last value of each case (rows sorted by case then time); None if none."""
+    out = np.full(n, None, dtype=object)
+    out[np.asarray(case)] = _obj(values)  # later rows overwrite earlier ones
+    return out
 
 
 def features(cs: CaseSet) -> pd.DataFrame:
@@ -378,12 +404,12 @@ def features(cs: CaseSet) -> pd.DataFrame:
     out: dict[str, object] = {}
 
     out["segment"] = _cat(c["segment"], FEATURE_BY_NAME["segment"])
-    sector = c["sector"].astype("string").where(c["segment"] == "B2B")
-    out["sector"] = _cat(sector, FEATURE_BY_NAME["sector"])
+    b2b = (c["segment"] == "B2B").to_numpy(dtype=bool)
+    out["sector"] = _cat(np.where(b2b, _obj(c["sector"]), None), FEATURE_BY_NAME["sector"])
     out["company_size"] = _cat(
-        c["company_size"].where(c["segment"] == "B2B"), FEATURE_BY_NAME["company_size"]
+        np.where(b2b, _obj(c["company_size"]), None), FEATURE_BY_NAME["company_size"]
     )
-    out["overseas"] = c["department"].astype("string").str.len().eq(3).astype(float).to_numpy()
+    out["overseas"] = np.array([len(str(d)) == 3 for d in c["department"]], dtype=float)
     out["relationship_years"] = ((day - c["customer_since"]).dt.days / 365.25).to_numpy()
     out["credit_limit"] = c["credit_limit"].to_numpy(dtype=float)
     out["external_score"] = c["external_score"].to_numpy(dtype=float)
@@ -472,14 +498,13 @@ def features(cs: CaseSet) -> pd.DataFrame:
         (act["action"] == "phone_call").fillna(False).to_numpy() & (age_days <= 30)
     )
     out["n_formal_notices"] = count((act["action"] == "formal_notice").fillna(False).to_numpy())
-    last_contact_age = pd.Series(np.where(is_contact, age_days, np.nan)).groupby(ac).min()
-    out["days_since_last_contact"] = last_contact_age.reindex(range(n)).to_numpy()
+    out["days_since_last_contact"] = _per_case(np.where(is_contact, age_days, np.nan), ac, n, "min")
     # actions are sorted by (case, decided_at): the last row per case is the latest
-    last = act.groupby("case", sort=True).tail(1).set_index("case")
-    out["last_action"] = _cat(last["action"].reindex(range(n)), FEATURE_BY_NAME["last_action"])
-    contacts = act[is_contact & outcome.notna().to_numpy()]
-    last_out = contacts.groupby("case", sort=True).tail(1).set_index("case")["outcome"]
-    out["last_outcome"] = _cat(last_out.reindex(range(n)), FEATURE_BY_NAME["last_outcome"])
+    out["last_action"] = _cat(_last_per_case(act["action"], ac, n), FEATURE_BY_NAME["last_action"])
+    has_outcome = is_contact & outcome.notna().to_numpy()
+    out["last_outcome"] = _cat(
+        _last_per_case(outcome[has_outcome], ac[has_outcome], n), FEATURE_BY_NAME["last_outcome"]
+    )
     out["n_not_reached_90d"] = count(
         (outcome == "not_reached").fillna(False).to_numpy() & (age_days <= 90)
     )
@@ -492,12 +517,14 @@ def features(cs: CaseSet) -> pd.DataFrame:
     out["month"] = local.dt.month.to_numpy(dtype=float)
     out["weekday"] = local.dt.weekday.to_numpy(dtype=float)
 
-    X = pd.DataFrame({k: out[k] for k in FEATURE_NAMES})
-    for name in CATEGORICAL:
-        X[name] = pd.Categorical(X[name], categories=list(FEATURE_BY_NAME[name].categories))
-    num = [f for f in FEATURE_NAMES if f not in CATEGORICAL]
-    X[num] = X[num].astype("float64").replace([np.inf, -np.inf], np.nan)
-    return X
+    cols = {}
+    for k in FEATURE_NAMES:
+        v = out[k]
+        if k not in CATEGORICAL:
+            v = np.asarray(v, dtype="float64")
+            v = np.where(np.isinf(v), np.nan, v)
+        cols[k] = v
+    return pd.DataFrame(cols)
 
 
 def monotone_constraints(names: list[str] | None = None) -> list[int]:
