@@ -340,9 +340,9 @@ class CaseSet:
                 r["case"] = i
                 act_rows.append(r)
         return cls(
-            _typed_cases(pd.DataFrame(rows, columns=["as_of", *DEBTOR_COLS, *HISTORY_COLS])),
-            _typed_invoices(pd.DataFrame(inv_rows, columns=["case", *INVOICE_COLS])),
-            _typed_actions(pd.DataFrame(act_rows, columns=["case", *ACTION_COLS])),
+            _frame(rows, ["as_of", *DEBTOR_COLS, *HISTORY_COLS]),
+            _frame(inv_rows, ["case", *INVOICE_COLS]),
+            _frame(act_rows, ["case", *ACTION_COLS]),
         )
 
     def to_cases(self) -> list[Case]:
@@ -377,6 +377,58 @@ class CaseSet:
                 )
             )
         return out
+
+
+#: dtype of every column of the columnar form
+_KINDS: dict[str, str] = {
+    "as_of": "ts", "decided_at": "ts", "scheduled_at": "ts",
+    "customer_since": "date", "last_payment_date": "date", "issue_date": "date",
+    "due_date": "date", "dispute_date": "date", "dispute_resolved_date": "date",
+    "debtor_id": "str", "segment": "str", "sector": "str", "company_size": "str",
+    "department": "str", "language": "str", "invoice_id": "str", "delivery_channel": "str",
+    "dispute_reason": "str", "action": "str", "outcome": "str",
+    "credit_limit": "float", "external_score": "float", "mean_days_late": "float",
+    "max_days_late": "float", "amount_paid_12m": "float", "mean_invoice_amount": "float",
+    "amount": "float",
+    "consent_email": "bool", "consent_sms": "bool", "consent_whatsapp": "bool",
+    "consent_phone": "bool", "purchase_order_ref": "boolean",
+    "case": "int", "n_invoices": "int", "n_paid": "int", "n_paid_late": "int",
+    "n_paid_12m": "int", "n_paid_late_12m": "int", "last5_n": "int", "last5_n_late": "int",
+    "n_disputes": "int", "n_disputes_12m": "int", "n_legal": "int",
+}  # fmt: skip
+_NAT = np.datetime64("NaT", "ns")
+
+
+def _frame(records: list[dict], columns: list[str]) -> pd.DataFrame:
+    """A typed frame straight from model dumps (the API path: a few rows, no conversions)."""
+    cols = {}
+    for c in columns:
+        vals = [r.get(c) for r in records]
+        kind = _KINDS[c]
+        if kind == "str":
+            cols[c] = pd.array(vals, dtype="string")
+        elif kind == "float":
+            cols[c] = np.array([np.nan if v is None else v for v in vals], dtype="float64")
+        elif kind == "int":
+            cols[c] = np.array([0 if v is None else v for v in vals], dtype="int64")
+        elif kind == "bool":
+            cols[c] = np.array([bool(v) for v in vals], dtype=bool)
+        elif kind == "boolean":
+            cols[c] = pd.array(vals, dtype="boolean")
+        elif kind == "date":
+            cols[c] = np.array(
+                [_NAT if v is None else np.datetime64(v, "ns") for v in vals],
+                dtype="datetime64[ns]",
+            )
+        else:  # tz-aware timestamps, stored UTC
+            ns = [
+                _NAT
+                if v is None
+                else np.datetime64(pd.Timestamp(v).tz_convert("UTC").tz_localize(None), "ns")
+                for v in vals
+            ]
+            cols[c] = pd.DatetimeIndex(np.array(ns, dtype="datetime64[ns]")).tz_localize("UTC")
+    return pd.DataFrame(cols, columns=columns)
 
 
 def _typed_cases(df: pd.DataFrame) -> pd.DataFrame:
