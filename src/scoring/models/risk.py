@@ -41,17 +41,36 @@ def model_size(booster: lgb.Booster) -> dict[str, int]:
 
 
 def prepare(X: pd.DataFrame, feature_names: list[str], vocab: dict[str, list[str]]) -> pd.DataFrame:
-    """Columns in training order, categoricals rebuilt with the training vocabulary."""
+    """Columns in training order, categoricals in the training vocabulary (rebuilt if needed)."""
     missing = [c for c in feature_names if c not in X.columns]
     if missing:
         raise ValueError(f"feature matrix lacks columns {missing}")
-    X = X[feature_names].copy()
+    X = X[feature_names]
+    rebuilt = {}
     for c, cats in vocab.items():
+        dtype = X[c].dtype
+        if isinstance(dtype, pd.CategoricalDtype) and list(dtype.categories) == cats:
+            continue
         col = X[c].astype("string")
         if "unknown" in cats:
             col = col.where(col.isna() | col.isin(cats), "unknown")
-        X[c] = pd.Categorical(col, categories=cats)
-    return X
+        rebuilt[c] = pd.Categorical(col, categories=cats)
+    return X.assign(**rebuilt) if rebuilt else X
+
+
+def as_matrix(X: pd.DataFrame, feature_names: list[str], vocab: dict[str, list[str]]) -> np.ndarray:
+    """The float matrix LightGBM sees: categoricals as their codes in the training vocabulary
+    (NaN when missing), exactly what its pandas path builds, without its per-call overhead."""
+    X = prepare(X, feature_names, vocab)
+    out = np.empty((len(X), len(feature_names)), dtype=np.float64)
+    for j, c in enumerate(feature_names):
+        col = X[c]
+        if c in vocab:
+            codes = col.cat.codes.to_numpy()
+            out[:, j] = np.where(codes < 0, np.nan, codes)
+        else:
+            out[:, j] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
 
 
 @dataclass
@@ -71,7 +90,7 @@ class RiskModel:
     def raw_score(self, X: pd.DataFrame, num_threads: int = 0) -> np.ndarray:
         """Log-odds of the uncalibrated model."""
         return self.booster.predict(
-            prepare(X, self.feature_names, self.vocab), raw_score=True, num_threads=num_threads
+            as_matrix(X, self.feature_names, self.vocab), raw_score=True, num_threads=num_threads
         )
 
     def predict_proba(self, X: pd.DataFrame, num_threads: int = 0) -> np.ndarray:
@@ -85,7 +104,7 @@ class RiskModel:
         ``contributions.sum(axis=1) + base`` equals :meth:`raw_score`.
         """
         c = self.booster.predict(
-            prepare(X, self.feature_names, self.vocab), pred_contrib=True, num_threads=num_threads
+            as_matrix(X, self.feature_names, self.vocab), pred_contrib=True, num_threads=num_threads
         )
         return c[:, :-1], c[:, -1]
 
@@ -317,7 +336,9 @@ def _to_dask(X: pd.DataFrame, y: np.ndarray, client):
     return dX, dy
 
 
-def _fit_on_dask(params: dict, dX, dy, Xv: pd.DataFrame, yv: np.ndarray, tcfg: dict, client) -> lgb.Booster:
+def _fit_on_dask(
+    params: dict, dX, dy, Xv: pd.DataFrame, yv: np.ndarray, tcfg: dict, client
+) -> lgb.Booster:
     """Distributed fit with ``lightgbm.dask``, then early stopping on the validation period."""
     from lightgbm import DaskLGBMClassifier
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from scoring.contract import ACTIONS
 from scoring.features import CATEGORICAL, FEATURE_BY_NAME, FEATURE_NAMES
-from scoring.models.risk import prepare
+from scoring.models.risk import as_matrix, prepare
 
 SLOT_FEATURES = ["action", "slot_weekday", "slot_hour", "lead_hours"]
 REACH_FEATURES = ["segment", "action", "slot_weekday", "slot_hour", "dpd_bucket"]
@@ -209,7 +209,7 @@ class ActionValueModel:
     # -- prediction ----------------------------------------------------------------
     def predict(self, X: pd.DataFrame, slots: pd.DataFrame, num_threads: int = 0) -> pd.DataFrame:
         """paid_share, p_dispute, p_complaint for row-aligned (case features, slot) pairs."""
-        F = prepare(value_frame(X, slots), self.feature_names, _vocab())
+        F = as_matrix(value_frame(X, slots), self.feature_names, _vocab())
 
         def pred(key: str) -> np.ndarray:
             if key in self.boosters:
