@@ -12,6 +12,7 @@ Tests pass a ready ``bundle`` (and optionally a ``bundle_loader``/``version_prob
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -77,7 +78,27 @@ def _problem(err: dict[str, Any]) -> tuple[str | None, str]:
         )
     if kind == "too_short" and tuple(loc) == ("body", "many"):
         return "body", "the list of cases is empty: send at least one case"
-    return _field(loc), msg
+    field = _field(loc)
+    # model-level checks name the field at fault at the start of their message:
+    # "open_invoices[0].issue_date must be before as_of", "as_of: 1677-01-01 is outside ..."
+    m = _PATH_IN_MSG.match(msg)
+    if m and field and kind == "value_error" and m.group(1).split("[")[0].split(".")[0] in _FIELDS:
+        field = field + "." + _INDEX.sub(r".\1", m.group(1))
+    return field, msg
+
+
+def _field_names() -> frozenset[str]:
+    from scoring.cases import Case, Debtor, OpenInvoice, PastAction, PaymentHistory
+
+    models = (Case, Debtor, OpenInvoice, PastAction, PaymentHistory)
+    return frozenset(f for m in models for f in m.model_fields)
+
+
+_FIELDS = _field_names()
+_INDEX = re.compile(r"\[(\d+)\]")
+_PATH_IN_MSG = re.compile(
+    r"^((?:[a-z_]+(?:\[\d+\]|\.\d+)?\.)*[a-z_]+(?:\[\d+\])?)(?::| (?:is|must|was|has))"
+)
 
 
 def _error(status: int, items: list[dict[str, Any]], headers=None) -> JSONResponse:

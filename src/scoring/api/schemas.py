@@ -9,10 +9,11 @@ mirrors it (one object or a list in the same order). Per-request options (``lang
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from scoring.cases import AwareDatetime, Case
 from scoring.contract import ACTIONS, OUTCOMES
@@ -27,14 +28,70 @@ Action = Literal[ACTIONS]  # type: ignore[valid-type]
 Outcome = Literal[OUTCOMES]  # type: ignore[valid-type]
 
 
+#: Dates the scoring code can represent (pandas nanosecond timestamps end in 2262).
+MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+
+
+#: Largest integer accepted in a count (int64-safe with room for sums).
+MAX_COUNT = 10**12
+
+
+def _finite_numbers(obj: BaseModel, path: str = "") -> None:
+    """Reject infinite floats and counts beyond :data:`MAX_COUNT`, naming the field."""
+    for name in type(obj).model_fields:
+        v = getattr(obj, name)
+        here = f"{path}{name}"
+        items = enumerate(v) if isinstance(v, list) else [(None, v)]
+        for i, x in items:
+            where = here if i is None else f"{here}.{i}"
+            if isinstance(x, BaseModel):
+                _finite_numbers(x, where + ".")
+            elif isinstance(x, float) and not math.isfinite(x):
+                raise ValueError(f"{where}: must be a finite number, not {x}")
+            elif isinstance(x, int) and not isinstance(x, bool) and abs(x) > MAX_COUNT:
+                raise ValueError(f"{where}: {x} is too large (at most {MAX_COUNT})")
+
+
+class CaseIn(Case):
+    """A case as the API receives it: :class:`~scoring.cases.Case` with finite numbers and
+    dates bounded to 1900-01-01..2199-12-31 (outside that range pandas cannot hold them)."""
+
+    model_config = ConfigDict(title="Case")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> CaseIn:
+        _finite_numbers(self)
+
+        def check(path: str, v: dt.date | dt.datetime | None) -> None:
+            if v is None:
+                return
+            d = v.date() if isinstance(v, dt.datetime) else v
+            if not MIN_DATE <= d <= MAX_DATE:
+                raise ValueError(
+                    f"{path}: {d.isoformat()} is outside the supported range "
+                    f"{MIN_DATE.isoformat()}..{MAX_DATE.isoformat()}"
+                )
+
+        check("as_of", self.as_of)
+        check("debtor.customer_since", self.debtor.customer_since)
+        check("history.last_payment_date", self.history.last_payment_date)
+        for i, inv in enumerate(self.open_invoices):
+            for f in ("issue_date", "due_date", "dispute_date", "dispute_resolved_date"):
+                check(f"open_invoices.{i}.{f}", getattr(inv, f))
+        for i, a in enumerate(self.recent_actions):
+            check(f"recent_actions.{i}.decided_at", a.decided_at)
+            check(f"recent_actions.{i}.scheduled_at", a.scheduled_at)
+        return self
+
+
 def _one_or_many(v: Any) -> str:
     return "many" if isinstance(v, list) else "one"
 
 
 #: Body of /score and /next-action: one case, or a list of 1..MAX_CASES cases.
 CasesBody = Annotated[
-    Annotated[Case, Tag("one")]
-    | Annotated[list[Case], Tag("many"), Field(min_length=1, max_length=MAX_CASES)],
+    Annotated[CaseIn, Tag("one")]
+    | Annotated[list[CaseIn], Tag("many"), Field(min_length=1, max_length=MAX_CASES)],
     Discriminator(_one_or_many),
 ]
 

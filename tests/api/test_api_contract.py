@@ -140,7 +140,13 @@ def test_unknown_sector_is_scored_and_flagged(client):
         ({k: v for k, v in EXAMPLE_CASE.items() if k != "debtor"}, "", "body.debtor", "required"),
         ({**EXAMPLE_CASE, "open_invoices": []}, "", "body.open_invoices", "at least 1"),
         ({**EXAMPLE_CASE, "surprise": 1}, "", "body.surprise", "not permitted"),
-        (with_debtor(sector=None), "", "body.debtor", "sector is required"),
+        (with_debtor(sector=None), "", "body.debtor.sector", "sector is required"),
+        (
+            {**EXAMPLE_CASE, "as_of": "2300-01-01T00:00:00+00:00"},
+            "",
+            "body.as_of",
+            "outside the supported range",
+        ),
         (EXAMPLE_CASE, "?lang=de", "query.lang", "fr"),
         (EXAMPLE_CASE, "?top_k=0", "query.top_k", "greater"),
         ("a string", "", "body", ""),
@@ -376,3 +382,27 @@ def test_metrics_text_format(client):
     assert f'scoring_decisions_total{{action="{d["action"]}"}} 1' in text
     assert "scoring_ready 1" in text
     assert "# TYPE scoring_request_duration_seconds histogram" in text
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ('"amount": 4200.0', '"amount": Infinity', "body.open_invoices.0.amount"),
+        ('"credit_limit": 15000.0', '"credit_limit": -Infinity', "body.debtor.credit_limit"),
+        ('"n_invoices": 14', '"n_invoices": 99999999999999999999999', "body.history.n_invoices"),
+        ('"2019-11-14"', '"1677-01-01"', "body.debtor.customer_since"),
+    ],
+)
+def test_numbers_and_dates_out_of_range_are_422(client, old, new, field):
+    import json
+
+    text = json.dumps(EXAMPLE_CASE)
+    assert old in text
+    for path in ("/score", "/next-action"):
+        r = client.post(
+            path,
+            content=text.replace(old, new),
+            headers={**headers("scoring"), "content-type": "application/json"},
+        )
+        assert r.status_code == 422, r.text
+        assert field in [i["field"] for i in problems(r)]

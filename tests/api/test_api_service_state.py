@@ -66,7 +66,11 @@ def test_loads_the_champion_from_the_registry(mlflow_home, bundle, settings, tmp
     from scoring import registry
 
     s = settings.model_copy(
-        update={"home": mlflow_home, "audit_url": f"sqlite:///{tmp_path / 'a.db'}"}
+        update={
+            "home": mlflow_home,
+            "mlflow_tracking_uri": None,
+            "audit_url": f"sqlite:///{tmp_path / 'a.db'}",
+        }
     )
     try:
         with TestClient(create_app(settings=s)) as c:
@@ -77,7 +81,10 @@ def test_loads_the_champion_from_the_registry(mlflow_home, bundle, settings, tmp
             assert models["default_risk"]["name"] == "collections-default-risk"
             r = c.post("/admin/reload", headers=headers("admin"))
             assert r.status_code == 200 and r.json()["reloaded"] is False
-        empty = settings.model_copy(update={"home": tmp_path / "empty"})
+        # (mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, which Settings reads: clear it)
+        empty = settings.model_copy(
+            update={"home": tmp_path / "empty", "mlflow_tracking_uri": None}
+        )
         with TestClient(create_app(settings=empty)) as c:
             r = c.get("/ready")
             assert r.status_code == 503
@@ -215,3 +222,34 @@ def test_key_file_and_bad_configurations(bundle, settings, tmp_path):
         TestClient(create_app(bundle=bundle, settings=env)),
     ):
         pass
+
+
+def test_the_example_key_file_parses():
+    from pathlib import Path
+
+    import scoring
+    from scoring.api.auth import parse_key_file
+
+    path = Path(scoring.__file__).parent / "config" / "api_keys.example.yaml"
+    keys = parse_key_file(path)
+    assert {r for k in keys for r in k.roles} == {"scoring", "compliance", "admin"}
+
+
+def test_importing_the_entry_point_loads_nothing(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    home = tmp_path / "home"
+    code = (
+        "import sys, serving.app as m; "
+        "assert m.app.state.services.holder.current is None; "
+        "assert m.app.state.services.audit is None; "
+        "assert 'mlflow' not in sys.modules"
+    )
+    env = {**os.environ, "SCORING_HOME": str(home), "PYTHONPATH": str(root)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, check=True)
+    assert not home.exists()
