@@ -60,7 +60,7 @@ AwareDatetime = Annotated[dt.datetime, AfterValidator(_aware)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class Debtor(_Strict):

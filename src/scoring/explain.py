@@ -112,6 +112,23 @@ def reason_text(feature: str, value, lang: str = "fr") -> str:
     missing = value is None or (isinstance(value, float) and math.isnan(value))
     if missing:
         return f"{f.label(lang)} : inconnu" if lang == "fr" else f"{f.label(lang)}: unknown"
+    if (
+        feature in ("max_days_past_due", "mean_days_past_due")
+        and not isinstance(value, str)
+        and float(value) <= 0
+    ):
+        d = _num(-float(value), lang)
+        if feature == "max_days_past_due":
+            return (
+                f"aucune facture échue, prochaine échéance dans {d} jours"
+                if lang == "fr"
+                else f"nothing overdue, next invoice due in {d} days"
+            )
+        return (
+            f"encours à échoir dans {d} jours en moyenne"
+            if lang == "fr"
+            else f"balance due in {d} days on average"
+        )
     tpl = _TEMPLATES.get(feature)
     if tpl is not None and not isinstance(value, str):
         v = float(value)

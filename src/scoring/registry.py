@@ -42,8 +42,14 @@ def setup_mlflow(settings: Settings | None = None):
     if not s.mlflow_tracking_uri:
         s.home.mkdir(parents=True, exist_ok=True)
     uri = s.tracking_uri()
+    before = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if before is None:
+        # mlflow exports the URI to the environment; later Settings() would take the embedded
+        # store for a user-chosen server and ignore a different SCORING_HOME
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        os.environ.pop("MLFLOW_REGISTRY_URI", None)
     exp = mlflow.get_experiment_by_name(s.experiment)
     if exp is None:
         location = None if s.mlflow_tracking_uri else s.artifact_root()
