@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install data validate train serve run test lint format bench clean
+.PHONY: help install data validate train serve run test lint format bench kpis report notebooks clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -59,7 +59,16 @@ bench: install  ## the benchmarks (long: 100,000 debtors); results in benchmarks
 	$(BIN)/scoring train --data $(DATA) --trials $(TRIALS)
 	$(BIN)/python benchmarks/bench_policy.py --data $(DATA)
 	$(BIN)/python benchmarks/bench_batch.py --data data/synthetic/bench100k
-	$(BIN)/python benchmarks/bench_api.py
+	$(BIN)/python benchmarks/bench_api.py --home models
+
+kpis: install  ## collection KPIs of DATA against the targets (table + chart in reports/)
+	$(BIN)/scoring kpis --data $(DATA) --out reports
+
+report: install  ## the compliance report of the champion models (reports/compliance.html)
+	$(BIN)/scoring report --model champion --out reports/compliance.html --data $(DATA)
+
+notebooks: install  ## open the analysts' notebooks (they run top to bottom on the sample)
+	$(BIN)/python -m jupyter notebook notebooks/ || echo "install jupyter to open them: $(BIN)/pip install notebook"
 
 clean:  ## remove generated data, models and caches (keeps the sample)
 	rm -rf models mlruns $(DATA) .pytest_cache .ruff_cache
