@@ -160,6 +160,11 @@ class PaymentHistory(_Strict):
     max_days_late: float | None = Field(
         None, ge=0, description="Maximum days late over paid invoices."
     )
+    n_paid_90d: int = Field(0, ge=0, description="Invoices paid in the 90 days before as_of.")
+    n_paid_late_90d: int = Field(0, ge=0, description="Of those, paid after their due date.")
+    mean_days_late_90d: float | None = Field(
+        None, ge=0, description="Mean days late of the invoices paid in the 90 days before as_of."
+    )
     last5_n: int = Field(
         0, ge=0, le=5, description="Number of most recently paid invoices considered (<= 5)."
     )
@@ -183,7 +188,11 @@ class PaymentHistory(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> PaymentHistory:
-        if self.n_paid_late > self.n_paid or self.n_paid_late_12m > self.n_paid_12m:
+        if (
+            self.n_paid_late > self.n_paid
+            or self.n_paid_late_12m > self.n_paid_12m
+            or self.n_paid_late_90d > self.n_paid_90d
+        ):
             raise ValueError("late counts exceed paid counts")
         if self.last5_n_late > self.last5_n:
             raise ValueError("last5_n_late exceeds last5_n")
@@ -394,7 +403,8 @@ _KINDS: dict[str, str] = {
     "consent_phone": "bool", "purchase_order_ref": "boolean",
     "case": "int", "n_invoices": "int", "n_paid": "int", "n_paid_late": "int",
     "n_paid_12m": "int", "n_paid_late_12m": "int", "last5_n": "int", "last5_n_late": "int",
-    "n_disputes": "int", "n_disputes_12m": "int", "n_legal": "int",
+    "n_disputes": "int", "n_disputes_12m": "int", "n_legal": "int", "n_paid_90d": "int",
+    "n_paid_late_90d": "int", "mean_days_late_90d": "float",
 }  # fmt: skip
 _NAT = np.datetime64("NaT", "ns")
 
@@ -445,6 +455,7 @@ def _typed_cases(df: pd.DataFrame) -> pd.DataFrame:
         "max_days_late",
         "amount_paid_12m",
         "mean_invoice_amount",
+        "mean_days_late_90d",
     ):
         df[c] = pd.to_numeric(df[c]).astype("float64")
     for c in ("consent_email", "consent_sms", "consent_whatsapp", "consent_phone"):
@@ -460,6 +471,8 @@ def _typed_cases(df: pd.DataFrame) -> pd.DataFrame:
         "n_disputes",
         "n_disputes_12m",
         "n_legal",
+        "n_paid_90d",
+        "n_paid_late_90d",
     ):
         df[c] = pd.to_numeric(df[c]).fillna(0).astype("int64")
     return df.reset_index(drop=True)
@@ -538,6 +551,10 @@ def _history(m: pd.DataFrame, n: int) -> pd.DataFrame:
     h["n_paid_late_12m"] = rec["late"].sum()
     h["amount_paid_12m"] = rec["amount"].sum()
     h["mean_days_late"] = g["late_days"].mean()
+    quarter = paid[paid["paid_date"] >= (paid["day"] - pd.Timedelta(days=90))].groupby("rid")
+    h["n_paid_90d"] = quarter.size()
+    h["n_paid_late_90d"] = quarter["late"].sum()
+    h["mean_days_late_90d"] = quarter["late_days"].mean()
     h["max_days_late"] = g["late_days"].max()
     h["last_payment_date"] = g["paid_date"].max()
     last5 = paid.sort_values(["rid", "paid_date", "due_date", "invoice_id"]).groupby("rid").tail(5)
@@ -551,7 +568,7 @@ def _history(m: pd.DataFrame, n: int) -> pd.DataFrame:
     h["n_legal"] = m[issued_mask & (m["legal_date"] < day).fillna(False)].groupby("rid").size()
     ints = [
         "n_invoices", "n_paid", "n_paid_late", "n_paid_12m", "n_paid_late_12m", "last5_n",
-        "last5_n_late", "n_disputes", "n_disputes_12m", "n_legal",
+        "last5_n_late", "n_disputes", "n_disputes_12m", "n_legal", "n_paid_90d", "n_paid_late_90d",
     ]  # fmt: skip
     h[ints] = h[ints].fillna(0).astype("int64")
     h["amount_paid_12m"] = h["amount_paid_12m"].fillna(0.0)

@@ -96,6 +96,14 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "{v} promise(s) to pay in 90 days",
     ),
     "n_complaints_180d": ("{v} réclamation(s) en 180 jours", "{v} complaint(s) in 180 days"),
+    "share_paid_late_90d": (
+        "{pct} des factures payées ces 90 jours l'ont été en retard",
+        "{pct} of the invoices paid in the last 90 days were late",
+    ),
+    "mean_days_late_90d": (
+        "paie en moyenne {d} jours après l'échéance ces 90 jours",
+        "paid {d} days after the due date on average in the last 90 days",
+    ),
     "max_days_late": ("jusqu'à {d} jours de retard de paiement", "paid up to {d} days late"),
     "mean_days_late": (
         "paie en moyenne {d} jours après l'échéance",

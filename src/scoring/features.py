@@ -201,6 +201,27 @@ FEATURES: tuple[Feature, ...] = (
         unit="share",
     ),
     _f(
+        "share_paid_late_90d",
+        "Part payée en retard (90 jours)",
+        "Share paid late (90 days)",
+        "share of the invoices paid in the last 90 days that were paid late",
+        unit="share",
+    ),
+    _f(
+        "mean_days_late_90d",
+        "Retard moyen récent",
+        "Recent mean days late",
+        "mean days late of the invoices paid in the last 90 days",
+        unit="days",
+    ),
+    _f(
+        "n_paid_90d",
+        "Paiements (90 jours)",
+        "Payments (90 days)",
+        "invoices paid in the last 90 days",
+        unit="count",
+    ),
+    _f(
         "mean_days_late",
         "Retard moyen de paiement",
         "Mean days late",
@@ -461,6 +482,12 @@ def features(cs: CaseSet) -> pd.DataFrame:
         out["share_paid_late_12m"] = np.where(
             n_paid12 > 0, c["n_paid_late_12m"].to_numpy(dtype=float) / n_paid12, np.nan
         )
+        n_paid90 = c["n_paid_90d"].to_numpy(dtype=float)
+        out["n_paid_90d"] = n_paid90
+        out["share_paid_late_90d"] = np.where(
+            n_paid90 > 0, c["n_paid_late_90d"].to_numpy(dtype=float) / n_paid90, np.nan
+        )
+        out["mean_days_late_90d"] = c["mean_days_late_90d"].to_numpy(dtype=float)
         out["mean_days_late"] = c["mean_days_late"].to_numpy(dtype=float)
         out["max_days_late"] = c["max_days_late"].to_numpy(dtype=float)
         out["last5_n_late"] = np.where(
