@@ -182,6 +182,14 @@ class PaymentHistory(_Strict):
         0, ge=0, description="Disputes raised in the 365 days before as_of."
     )
     n_legal: int = Field(0, ge=0, description="Invoices handed to litigation before as_of.")
+    n_open_disputes_other: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Unresolved disputes (raised before as_of) on invoices that are not in open_invoices "
+            "(not yet due within 15 days, or in litigation): dunning pauses for them too."
+        ),
+    )
     last_payment_date: dt.date | None = Field(
         None, description="Date of the most recent payment before as_of."
     )
@@ -404,7 +412,7 @@ _KINDS: dict[str, str] = {
     "case": "int", "n_invoices": "int", "n_paid": "int", "n_paid_late": "int",
     "n_paid_12m": "int", "n_paid_late_12m": "int", "last5_n": "int", "last5_n_late": "int",
     "n_disputes": "int", "n_disputes_12m": "int", "n_legal": "int", "n_paid_90d": "int",
-    "n_paid_late_90d": "int", "mean_days_late_90d": "float",
+    "n_paid_late_90d": "int", "mean_days_late_90d": "float", "n_open_disputes_other": "int",
 }  # fmt: skip
 _NAT = np.datetime64("NaT", "ns")
 
@@ -473,6 +481,7 @@ def _typed_cases(df: pd.DataFrame) -> pd.DataFrame:
         "n_legal",
         "n_paid_90d",
         "n_paid_late_90d",
+        "n_open_disputes_other",
     ):
         df[c] = pd.to_numeric(df[c]).fillna(0).astype("int64")
     return df.reset_index(drop=True)
@@ -566,9 +575,16 @@ def _history(m: pd.DataFrame, n: int) -> pd.DataFrame:
     h["n_disputes"] = disp.groupby("rid").size()
     h["n_disputes_12m"] = disp[disp["dispute_date"] >= year_ago[disp_mask]].groupby("rid").size()
     h["n_legal"] = m[issued_mask & (m["legal_date"] < day).fillna(False)].groupby("rid").size()
+    unresolved = disp_mask & ~(m["dispute_resolved_date"] < day).fillna(False)
+    unpaid = ~(m["paid_date"] < day).fillna(False)
+    # disputes on invoices outside the case's open invoices (open ones are counted there)
+    h["n_open_disputes_other"] = (
+        m[unresolved & unpaid & ~open_invoice_mask(m, day)].groupby("rid").size()
+    )
     ints = [
         "n_invoices", "n_paid", "n_paid_late", "n_paid_12m", "n_paid_late_12m", "last5_n",
         "last5_n_late", "n_disputes", "n_disputes_12m", "n_legal", "n_paid_90d", "n_paid_late_90d",
+        "n_open_disputes_other",
     ]  # fmt: skip
     h[ints] = h[ints].fillna(0).astype("int64")
     h["amount_paid_12m"] = h["amount_paid_12m"].fillna(0.0)

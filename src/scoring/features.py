@@ -159,7 +159,7 @@ FEATURES: tuple[Feature, ...] = (
         "n_open_disputes",
         "Litiges en cours",
         "Open disputes",
-        "open invoices with an unresolved dispute",
+        "invoices with an unresolved dispute (open ones and the debtor's others)",
         unit="count",
     ),
     _f(
@@ -464,7 +464,9 @@ def features(cs: CaseSet) -> pd.DataFrame:
         open_disp = (inv["dispute_date"].notna() & inv["dispute_resolved_date"].isna()).to_numpy(
             dtype=float
         )
-        out["n_open_disputes"] = np.bincount(ic, weights=open_disp, minlength=n)
+        out["n_open_disputes"] = np.bincount(ic, weights=open_disp, minlength=n) + c[
+            "n_open_disputes_other"
+        ].to_numpy(dtype=float)
         limit = c["credit_limit"].to_numpy(dtype=float)
         out["exposure_ratio"] = np.where(
             limit > 0, open_amount / np.where(limit > 0, limit, 1.0), np.nan

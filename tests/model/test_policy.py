@@ -168,3 +168,35 @@ def test_policy_round_trips_through_json(planted, tmp_path):
     a, _ = policy.recommend(cs, X)
     b, _ = again.recommend(cs, X)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_dispute_on_an_invoice_not_yet_due_also_pauses_dunning(planted):
+    """Rule 5 covers every unresolved dispute of the debtor, not only those on open invoices."""
+    tables, policy = planted
+    cs = build_cases(tables, "2025-11-03T18:00:00+01:00")
+    body = cs.to_cases()[0].model_dump(mode="json")
+    body["history"]["n_open_disputes_other"] = 1
+    many = CaseSet.from_cases([Case.model_validate(body)] * 10)
+    decisions, details = policy.recommend(many, features(many), with_details=True, seed=1)
+    assert set(decisions["action"]) <= {"wait", "dispute_review"}
+    assert details["removed"][0]["sms_reminder"][0] == "R5_open_dispute"
+
+
+def test_history_counts_disputes_outside_the_open_invoices(tables):
+    # I6 (D3) is issued 2026-01-20, due 2026-03-20: on 2026-02-01 it is not open yet;
+    # a dispute raised on it on 2026-01-25 and unresolved must still be seen
+    t = {k: v.copy() for k, v in tables.items()}
+    inv = t["invoices"]
+    inv.loc[inv["invoice_id"] == "I6", "dispute_date"] = pd.Timestamp("2026-01-25")
+    inv.loc[inv["invoice_id"] == "I6", "paid_date"] = pd.NaT
+    # give D3 an open invoice so it has a case
+    extra = inv[inv["invoice_id"] == "I6"].assign(
+        invoice_id="I7",
+        issue_date=pd.Timestamp("2026-01-02"),
+        due_date=pd.Timestamp("2026-01-30"),
+        dispute_date=pd.NaT,
+    )
+    t["invoices"] = pd.concat([inv, extra], ignore_index=True)
+    cs = build_cases(t, "2026-02-01T10:00:00+01:00")
+    row = cs.cases.set_index("debtor_id").loc["D3"]
+    assert row["n_open_disputes_other"] == 1

@@ -25,7 +25,8 @@ same rows with
   window ending at the candidate"; with contacts already scheduled after it, it also keeps
   their windows within the cap. Candidates are judged one at a time (not against each other).
 * R5: a dispute is open when an open invoice has a ``dispute_date`` and no
-  ``dispute_resolved_date``.
+  ``dispute_resolved_date``, or the history reports unresolved disputes on the debtor's other
+  invoices (``n_open_disputes_other``).
 * R6: at the scheduled local day the oldest open invoice is ``min_days_past_due`` past due,
   and a notice (``formal_notice``) was sent ``min_days_after_notice`` days before or more with
   no payment since (``last_payment_date`` before the notice's day, or none).
@@ -230,6 +231,8 @@ def case_facts(cs: CaseSet, config: PolicyConfig) -> CaseFacts:
     open_dispute = np.zeros(n, dtype=bool)
     disputed = (inv["dispute_date"].notna() & inv["dispute_resolved_date"].isna()).to_numpy(bool)
     open_dispute[icase[disputed]] = True
+    # unresolved disputes on the debtor's other invoices (not yet due, in litigation) count too
+    open_dispute |= cs.cases["n_open_disputes_other"].to_numpy() > 0
 
     # the actions log: contacts, their instant and local day
     a = cs.actions
