@@ -27,52 +27,12 @@ from scoring import registry
 from scoring.cases import build_cases, data_end
 from scoring.contract import load_tables
 from scoring.features import features
-from scoring.policy.calendar import local_times
+from scoring.policy.benchmark import GRID_HOURS, HARSH
+from scoring.policy.benchmark import lookup_true_value as lookup
 from scoring.service import Bundle
 from scoring.synthetic import load_world
 
 RESULTS = Path(__file__).resolve().parent / "results"
-GRID_HOURS = ["09:00", "12:00", "15:00", "18:00"]  # the world's default slot grid
-HARSH = ("formal_notice", "legal_escalation")
-
-
-def lookup(truth: pd.DataFrame, chosen: pd.DataFrame, departments: pd.Series) -> pd.DataFrame:
-    """True value of each debtor's chosen (action, local day, nearest grid hour)."""
-    t = truth.copy()
-    dep = departments.reindex(t["debtor_id"]).to_numpy()
-    lt = local_times(t["scheduled_at"], dep)
-    t["day"] = lt.dt.normalize()
-    t["hour"] = lt.dt.hour
-    c = chosen.copy()
-    lc = local_times(
-        pd.to_datetime(c["scheduled_at"], utc=True), departments.reindex(c["debtor_id"]).to_numpy()
-    )
-    c["day"] = lc.dt.normalize()
-    c["hour"] = lc.dt.hour
-    grid = np.array([int(h[:2]) for h in GRID_HOURS])
-    c["hour"] = [grid[np.argmin(np.abs(grid - h))] if h == h else np.nan for h in c["hour"]]
-    wait_t = t[t["action"] == "wait"].set_index("debtor_id")
-    contact_t = t[t["action"] != "wait"].set_index(["debtor_id", "action", "day", "hour"])
-    rows = []
-    for r in c.itertuples():
-        if r.action == "wait":
-            tr = wait_t.loc[r.debtor_id]
-        else:
-            key = (r.debtor_id, r.action, r.day, r.hour)
-            if key not in contact_t.index:  # outside the world's slot grid: not evaluated
-                rows.append((r.debtor_id, r.action, np.nan, np.nan, None))
-                continue
-            tr = contact_t.loc[key]
-        rows.append(
-            (
-                r.debtor_id,
-                r.action,
-                float(tr["expected_reward"]),
-                float(tr["p_dispute_or_complaint"]),
-                bool(tr["compliant"]),
-            )
-        )
-    return pd.DataFrame(rows, columns=["debtor_id", "action", "value", "harm", "compliant"])
 
 
 def main() -> None:
