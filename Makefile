@@ -60,6 +60,7 @@ bench: install  ## the benchmarks (long: 100,000 debtors); results in benchmarks
 	$(BIN)/python benchmarks/bench_policy.py --data $(DATA)
 	$(BIN)/python benchmarks/bench_batch.py --data data/synthetic/bench100k
 	$(BIN)/python benchmarks/bench_api.py --home models
+	$(BIN)/python benchmarks/bench_dask.py --data data/synthetic/bench100k --cases 200000
 
 kpis: install  ## collection KPIs of DATA against the targets (table + chart in reports/)
 	$(BIN)/scoring kpis --data $(DATA) --out reports
