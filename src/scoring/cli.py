@@ -134,10 +134,12 @@ def promote(
     if unknown:
         _fail(f"--model: unknown model(s) {unknown}; choose among {list(registry.ALL_MODELS)}", 2)
     for d in registry.promote(keys, force=force, who=who, note=note):
+        if d.champion is None and d.challenger is None:
+            typer.echo(f"{d.key}: no version registered yet (run `scoring train --data DIR`)")
+            continue
         mark = "promoted" if d.promoted else "kept"
-        typer.echo(
-            f"{d.key}: {mark} (champion v{d.champion} / challenger v{d.challenger}): {d.reason}"
-        )
+        champ = f"v{d.champion}" if d.champion is not None else "none"
+        typer.echo(f"{d.key}: {mark} (champion {champ} / challenger v{d.challenger}): {d.reason}")
 
 
 @app.command()
