@@ -371,20 +371,15 @@ def read_audit_decisions(engine, since=None, until=None) -> pd.DataFrame:
     """
     import sqlalchemy as sa
 
-    from scoring.api.audit import decisions, outcomes, utc_naive
+    from scoring.api.audit import decisions, last_outcome_query, outcomes
 
     if engine is None:
         return _empty_audit()
     insp = sa.inspect(engine)
     if not insp.has_table("decisions"):
         return _empty_audit()
-    last = (
-        sa.select(outcomes.c.decision_id, sa.func.max(outcomes.c.outcome_id).label("oid"))
-        .group_by(outcomes.c.decision_id)
-        .subquery()
-    )
-    q = (
-        sa.select(
+    q = last_outcome_query(
+        [
             decisions.c.decision_id,
             decisions.c.decided_at,
             decisions.c.as_of,
@@ -401,18 +396,10 @@ def read_audit_decisions(engine, since=None, until=None) -> pd.DataFrame:
             outcomes.c.paid_at,
             outcomes.c.dispute,
             outcomes.c.complaint,
-        )
-        .select_from(
-            decisions.outerjoin(last, last.c.decision_id == decisions.c.decision_id).outerjoin(
-                outcomes, outcomes.c.outcome_id == last.c.oid
-            )
-        )
-        .order_by(decisions.c.decided_at, decisions.c.decision_id)
+        ],
+        None if since is None else pd.Timestamp(since).to_pydatetime(),
+        None if until is None else pd.Timestamp(until).to_pydatetime(),
     )
-    if since is not None:
-        q = q.where(decisions.c.as_of >= utc_naive(pd.Timestamp(since).to_pydatetime()))
-    if until is not None:
-        q = q.where(decisions.c.as_of < utc_naive(pd.Timestamp(until).to_pydatetime()))
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(q).mappings()]
     if not rows:

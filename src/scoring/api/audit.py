@@ -285,13 +285,8 @@ class AuditStore:
         self, since: dt.datetime | None = None, until: dt.datetime | None = None
     ) -> Iterable[dict[str, Any]]:
         """Decisions (id, times, action, propensity, debtor hash) with their last outcome."""
-        last = (
-            sa.select(outcomes.c.decision_id, sa.func.max(outcomes.c.outcome_id).label("oid"))
-            .group_by(outcomes.c.decision_id)
-            .subquery()
-        )
-        q = (
-            sa.select(
+        q = last_outcome_query(
+            [
                 decisions.c.decision_id,
                 decisions.c.debtor_hash,
                 decisions.c.as_of,
@@ -306,21 +301,39 @@ class AuditStore:
                 outcomes.c.paid_at,
                 outcomes.c.dispute,
                 outcomes.c.complaint,
-            )
-            .select_from(
-                decisions.outerjoin(last, last.c.decision_id == decisions.c.decision_id).outerjoin(
-                    outcomes, outcomes.c.outcome_id == last.c.oid
-                )
-            )
-            .order_by(decisions.c.decided_at, decisions.c.decision_id)
+            ],
+            since,
+            until,
         )
-        if since is not None:
-            q = q.where(decisions.c.as_of >= utc_naive(since))
-        if until is not None:
-            q = q.where(decisions.c.as_of < utc_naive(until))
         with self.engine.connect() as conn:
             for row in conn.execute(q).mappings():
                 d = dict(row)
                 for c in ("as_of", "decided_at", "scheduled_at", "executed_at"):
                     d[c] = utc_aware(d[c])
                 yield d
+
+
+def last_outcome_query(
+    columns: list, since: dt.datetime | None = None, until: dt.datetime | None = None
+):
+    """SELECT ``columns`` of every decision joined with its last reported outcome (if any),
+    in decision order, ``as_of`` in [since, until)."""
+    last = (
+        sa.select(outcomes.c.decision_id, sa.func.max(outcomes.c.outcome_id).label("oid"))
+        .group_by(outcomes.c.decision_id)
+        .subquery()
+    )
+    q = (
+        sa.select(*columns)
+        .select_from(
+            decisions.outerjoin(last, last.c.decision_id == decisions.c.decision_id).outerjoin(
+                outcomes, outcomes.c.outcome_id == last.c.oid
+            )
+        )
+        .order_by(decisions.c.decided_at, decisions.c.decision_id)
+    )
+    if since is not None:
+        q = q.where(decisions.c.as_of >= utc_naive(since))
+    if until is not None:
+        q = q.where(decisions.c.as_of < utc_naive(until))
+    return q
