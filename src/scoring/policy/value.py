@@ -76,6 +76,17 @@ def value_frame(X: pd.DataFrame, slots: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def value_matrix(X: pd.DataFrame, slots: pd.DataFrame) -> np.ndarray:
+    """The float matrix the value models see (as :func:`as_matrix` of :func:`value_frame`),
+    built without copying the case features into a new frame."""
+    vocab = _vocab()
+    cases = as_matrix(X, list(FEATURE_NAMES), {c: vocab[c] for c in CATEGORICAL})
+    index = {a: i for i, a in enumerate(vocab["action"])}
+    action = np.array([index.get(a, np.nan) for a in slots["action"]], dtype=np.float64)
+    rest = [slots[c].to_numpy(dtype=np.float64) for c in SLOT_FEATURES if c != "action"]
+    return np.column_stack([cases, action, *rest])
+
+
 @dataclass
 class ActionValueModel:
     """Fitted value models (see the module docstring); boosters as LightGBM text."""
@@ -209,7 +220,7 @@ class ActionValueModel:
     # -- prediction ----------------------------------------------------------------
     def predict(self, X: pd.DataFrame, slots: pd.DataFrame, num_threads: int = 0) -> pd.DataFrame:
         """paid_share, p_dispute, p_complaint for row-aligned (case features, slot) pairs."""
-        F = as_matrix(value_frame(X, slots), self.feature_names, _vocab())
+        F = value_matrix(X, slots)
 
         def pred(key: str) -> np.ndarray:
             if key in self.boosters:
