@@ -676,19 +676,6 @@ def build_cases(
     return cs
 
 
-def build_cases_many(
-    tables: dict[str, pd.DataFrame], as_ofs: Iterable, progress: bool = False
-) -> CaseSet:
-    """Cases at several instants, concatenated (training samples many ``as_of``)."""
-    as_ofs = list(as_ofs)
-    it = as_ofs
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(as_ofs, desc="building cases", unit="as_of")
-    return CaseSet.concat(build_cases(tables, t) for t in it)
-
-
 # --------------------------------------------------------------------------------------
 # Labels
 

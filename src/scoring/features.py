@@ -559,20 +559,3 @@ def features(cs: CaseSet) -> pd.DataFrame:
 def monotone_constraints(names: list[str] | None = None) -> list[int]:
     """LightGBM ``monotone_constraints`` for the default-risk model, in column order."""
     return [FEATURE_BY_NAME[n].monotone_default for n in (names or FEATURE_NAMES)]
-
-
-def feature_table() -> pd.DataFrame:
-    """All features with labels and descriptions (for docs and model cards)."""
-    return pd.DataFrame(
-        [
-            {
-                "feature": f.name,
-                "label_fr": f.label_fr,
-                "label_en": f.label_en,
-                "kind": f.kind,
-                "monotone_default": f.monotone_default,
-                "description": f.description,
-            }
-            for f in FEATURES
-        ]
-    )

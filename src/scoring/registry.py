@@ -15,9 +15,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from scoring.settings import Settings, get_settings
@@ -296,12 +294,3 @@ def alias_versions(keys: tuple[str, ...], alias: str) -> dict[str, int | None]:
 
     client = MlflowClient()
     return {k: _alias_version(client, registered_name(k), alias) for k in keys}
-
-
-def json_safe(d: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, np.generic):
-            v = v.item()
-        out[k] = v
-    return out

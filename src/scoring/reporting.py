@@ -145,7 +145,7 @@ def model_card(
         "## Data and period",
         f"- data set: `{data_dir}` (fingerprint `{fingerprint}`)",
         "",
-        summary.to_markdown() if _has_tabulate() else summary.to_string(),
+        _table(summary.reset_index()),
         "",
         "## Model",
         f"- LightGBM, {model.info.get('trees')} trees, {model.info.get('leaves')} leaves in total, max depth {model.info.get('max_depth')}",
@@ -183,15 +183,6 @@ def model_card(
         "  disparities between groups in the compliance report before promotion.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-
-        return True
-    except ImportError:
-        return False
 
 
 def _table(df: pd.DataFrame) -> str:

@@ -8,7 +8,6 @@ return plain dictionaries/frames; the API and ``scoring batch`` format them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -149,24 +148,20 @@ def batch_decisions(
 
 
 def local_iso(utc: pd.Series, departments: np.ndarray) -> list[str | None]:
-    """ISO 8601 strings with the debtor's local offset (empty for NaT)."""
+    """ISO 8601 strings with the debtor's local offset (None for NaT), one pass per time zone."""
     from scoring.policy.calendar import time_zone
 
-    out: list[str | None] = []
-    for t, d in zip(pd.to_datetime(pd.Series(utc), utc=True), departments, strict=True):
-        out.append(None if pd.isna(t) else t.tz_convert(time_zone(str(d))).isoformat())
-    return out
-
-
-def response_reasons(reasons: list[Reason]) -> list[dict[str, Any]]:
-    return [
-        {
-            "code": r.code,
-            "feature": r.feature,
-            "label": r.label,
-            "value": r.value if not isinstance(r.value, np.generic) else r.value.item(),
-            "contribution": r.contribution,
-            "text": r.text,
-        }
-        for r in reasons
-    ]
+    t = pd.Series(pd.to_datetime(pd.Series(utc), utc=True).to_numpy(), dtype="datetime64[ns, UTC]")
+    deps = np.asarray(departments, dtype=object)
+    zone_of = {d: time_zone(str(d)) for d in pd.unique(deps)}
+    zone = np.array([zone_of[d] for d in deps])
+    out = np.full(len(t), None, dtype=object)
+    for z in np.unique(zone):
+        idx = np.flatnonzero((zone == z) & t.notna().to_numpy())
+        if len(idx):
+            local = t.iloc[idx].dt.tz_convert(z)
+            text = local.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(
+                r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True
+            )
+            out[idx] = text.to_numpy(dtype=object)
+    return out.tolist()

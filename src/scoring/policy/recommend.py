@@ -23,7 +23,6 @@ from scoring.policy.config import PolicyConfig
 from scoring.policy.rules import allowed_pairs, removal_reasons, removal_summary
 from scoring.policy.value import ActionValueModel
 
-TONES = ("preventive", "amicable", "firm")
 HARSH = ("formal_notice", "legal_escalation")
 
 
