@@ -18,12 +18,18 @@ BATCH_COLUMNS = [
 ]  # fmt: skip
 
 
+def output_format(output: str | Path) -> str:
+    """``.parquet`` or ``.csv``, from the file name; a clear error otherwise."""
+    suffix = Path(output).suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise ValueError(f"--output must end in .parquet or .csv, not {Path(output).name!r}")
+    return suffix
+
+
 def write_atomic(df: pd.DataFrame, output: str | Path) -> Path:
     """Write ``.parquet`` or ``.csv`` through a temporary file renamed into place."""
     output = Path(output)
-    suffix = output.suffix.lower()
-    if suffix not in (".parquet", ".csv"):
-        raise ValueError(f"--output must end in .parquet or .csv, not {output.name!r}")
+    suffix = output_format(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
     os.close(fd)
@@ -63,8 +69,7 @@ def run_batch(
         raise ValueError(
             f"--as-of {as_of!r} must carry a UTC offset, e.g. 2026-10-05T09:00:00+02:00"
         )
-    if Path(output).suffix.lower() not in (".parquet", ".csv"):
-        raise ValueError(f"--output must end in .parquet or .csv, not {Path(output).name!r}")
+    output_format(output)  # fail before any work
     tables = load_tables(data_dir)
     if bundle is None:
         from scoring import registry
