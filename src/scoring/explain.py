@@ -187,7 +187,7 @@ def top_reasons(
     """For each row, the ``k`` contributions of largest magnitude as :class:`Reason`s."""
     k = max(0, min(k, contributions.shape[1]))
     order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :k]
-    cols = {name: X[name].tolist() for name in feature_names}
+    cols = {feature_names[j]: X[feature_names[j]].tolist() for j in np.unique(order)}
     out: list[list[Reason]] = []
     prefix = model_key.upper().replace("_RISK", "")
     for i, row in enumerate(order):

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from scoring.cases import CaseSet, as_of_day
+from scoring.cases import REFERENCE_TZ, CaseSet
 from scoring.contract import ACTIONS, COMPANY_SIZES, OUTCOMES, SECTORS
+from scoring.policy.calendar import NAT, TIME_ZONES, local_days, utc_to_local_ns, weekdays
 
 UNKNOWN = "unknown"
 NONE = "none"
@@ -366,34 +367,30 @@ FEATURE_NAMES = [f.name for f in FEATURES]
 CATEGORICAL = [f.name for f in FEATURES if f.kind == "cat"]
 _CODES = {f.name: {c: i for i, c in enumerate(f.categories)} for f in FEATURES if f.kind == "cat"}
 _DTYPES = {f.name: pd.CategoricalDtype(list(f.categories)) for f in FEATURES if f.kind == "cat"}
+_COLUMN = {name: j for j, name in enumerate(FEATURE_NAMES)}
+_PARIS = TIME_ZONES.index(REFERENCE_TZ)
+_CONSENTS = ("consent_email", "consent_sms", "consent_whatsapp", "consent_phone")
 
 
-def _obj(values) -> np.ndarray:
-    """Values as an object array (strings) with None for every kind of missing value."""
-    a = np.asarray(values, dtype=object)
-    return np.where(pd.isna(a), None, a)
-
-
-def _cat(values, feat: Feature) -> pd.Categorical:
-    """Codes in the fixed vocabulary: missing -> ``none``, out of vocabulary -> ``unknown``."""
+def _codes(values: np.ndarray, feat: Feature) -> np.ndarray:
+    """Codes in the fixed vocabulary: missing -> ``none``, out of vocabulary -> ``unknown``
+    (-1 when the vocabulary has no such category)."""
     index = _CODES[feat.name]
     missing = index.get(NONE, -1)
     unknown = index.get(UNKNOWN, -1)
-    codes = np.fromiter(
-        (missing if x is None else index.get(x, unknown) for x in _obj(values)),
+    return np.fromiter(
+        (missing if x is None else index.get(x, unknown) for x in values),
         dtype=np.int16,
+        count=len(values),
     )
-    return pd.Categorical.from_codes(codes, dtype=_DTYPES[feat.name])
 
 
 def unknown_values(cs: CaseSet) -> list[list[str]]:
     """Per case, the fields whose value was never seen in the vocabulary (scored as unknown)."""
-    out: list[list[str]] = [[] for _ in range(len(cs))]
-    sec = cs.cases["sector"]
-    bad = sec.notna() & ~sec.isin(SECTORS)
-    for i in np.flatnonzero(bad.to_numpy()):
-        out[i].append("sector")
-    return out
+    known = set(SECTORS)
+    return [
+        ["sector"] if s is not None and s not in known else [] for s in _str(cs.cases["sector"])
+    ]
 
 
 def _per_case(values, case: np.ndarray, n: int, how: str) -> np.ndarray:
@@ -410,150 +407,205 @@ def _per_case(values, case: np.ndarray, n: int, how: str) -> np.ndarray:
     return np.where(np.isinf(out), np.nan, out)
 
 
-def _last_per_case(values, case: np.ndarray, n: int) -> np.ndarray:
+def _last_per_case(values: np.ndarray, case: np.ndarray, n: int) -> np.ndarray:
     """The last value of each case (rows sorted by case then time); None if none."""
     out = np.full(n, None, dtype=object)
-    out[np.asarray(case)] = _obj(values)  # later rows overwrite earlier ones
+    out[np.asarray(case)] = values  # later rows overwrite earlier ones
     return out
 
 
-def features(cs: CaseSet) -> pd.DataFrame:
-    """The feature matrix of a :class:`CaseSet`: one row per case, columns :data:`FEATURE_NAMES`."""
+# -- columns as plain numpy arrays (a few microseconds each, whatever the dtype) ----------
+def _str(col: pd.Series) -> np.ndarray:
+    """Object array of strings, None for every kind of missing value."""
+    return col.to_numpy(dtype=object, na_value=None)
+
+
+def _num(col: pd.Series) -> np.ndarray:
+    return col.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _days(col: pd.Series) -> np.ndarray:
+    """Day numbers (float, NaN when missing) of a naive date column."""
+    v = col.to_numpy(dtype="datetime64[D]")
+    return np.where(np.isnat(v), np.nan, v.astype(np.int64).astype(np.float64))
+
+
+def _utc(col: pd.Series) -> np.ndarray:
+    """int64 UTC nanoseconds of a tz-aware column (``NAT`` when missing)."""
+    if not len(col):
+        return np.zeros(0, dtype=np.int64)
+    return col.array.as_unit("ns").asi8  # int64 instants are UTC whatever the zone
+
+
+def _paris_days(utc_ns: np.ndarray) -> np.ndarray:
+    """Day numbers (float) of the Europe/Paris calendar day of UTC instants (see ``as_of_day``)."""
+    local = utc_to_local_ns(utc_ns, np.full(len(utc_ns), _PARIS, dtype=np.int64))
+    return np.where(local == NAT, np.nan, local_days(local).astype(np.float64))
+
+
+def feature_arrays(cs: CaseSet) -> dict[str, np.ndarray]:
+    """Every feature of every case as a numpy array: float64 for numeric features, int16
+    vocabulary codes for categorical ones. :func:`features` and :func:`feature_matrix` wrap it.
+    """
     c = cs.cases
     n = len(c)
-    day = as_of_day(c["as_of"])
-    out: dict[str, object] = {}
+    as_of = _utc(c["as_of"])
+    day = _paris_days(as_of)
+    out: dict[str, np.ndarray] = {}
 
-    out["segment"] = _cat(c["segment"], FEATURE_BY_NAME["segment"])
-    b2b = (c["segment"] == "B2B").to_numpy(dtype=bool)
-    out["sector"] = _cat(np.where(b2b, _obj(c["sector"]), None), FEATURE_BY_NAME["sector"])
-    out["company_size"] = _cat(
-        np.where(b2b, _obj(c["company_size"]), None), FEATURE_BY_NAME["company_size"]
+    segment = _str(c["segment"])
+    out["segment"] = _codes(segment, FEATURE_BY_NAME["segment"])
+    b2b = segment == "B2B"
+    none = np.full(n, None, dtype=object)
+    out["sector"] = _codes(np.where(b2b, _str(c["sector"]), none), FEATURE_BY_NAME["sector"])
+    out["company_size"] = _codes(
+        np.where(b2b, _str(c["company_size"]), none), FEATURE_BY_NAME["company_size"]
     )
-    out["overseas"] = np.array([len(str(d)) == 3 for d in c["department"]], dtype=float)
-    out["relationship_years"] = ((day - c["customer_since"]).dt.days / 365.25).to_numpy()
-    out["credit_limit"] = c["credit_limit"].to_numpy(dtype=float)
-    out["external_score"] = c["external_score"].to_numpy(dtype=float)
-    out["n_consents"] = (
-        c[["consent_email", "consent_sms", "consent_whatsapp", "consent_phone"]]
-        .sum(axis=1)
-        .to_numpy(dtype=float)
-    )
+    out["overseas"] = np.array([len(str(d)) == 3 for d in _str(c["department"])], dtype=float)
+    out["relationship_years"] = (day - _days(c["customer_since"])) / 365.25
+    limit = _num(c["credit_limit"])
+    out["credit_limit"] = limit
+    out["external_score"] = _num(c["external_score"])
+    out["n_consents"] = sum(c[k].to_numpy(dtype=np.float64) for k in _CONSENTS) + np.zeros(n)
 
     inv = cs.invoices
-    ic = inv["case"].to_numpy()
-    iday = day.to_numpy()[ic]
-    dpd = (iday - inv["due_date"].to_numpy()).astype("timedelta64[D]").astype(float)
-    amount = inv["amount"].to_numpy(dtype=float)
+    ic = inv["case"].to_numpy(dtype=np.int64)
+    dpd = day[ic] - _days(inv["due_date"])
+    amount = _num(inv["amount"])
     overdue = dpd > 0
     open_amount = np.bincount(ic, weights=amount, minlength=n)
     out["n_open_invoices"] = np.bincount(ic, minlength=n).astype(float)
     out["open_amount"] = open_amount
     out["overdue_amount"] = np.bincount(ic, weights=amount * overdue, minlength=n)
+    hist = {k: _num(c[k]) for k in _HISTORY_NUMERIC}
     with np.errstate(invalid="ignore", divide="ignore"):
         out["share_overdue"] = out["overdue_amount"] / open_amount
         out["max_days_past_due"] = _per_case(dpd, ic, n, "max")
         out["mean_days_past_due"] = np.bincount(ic, weights=amount * dpd, minlength=n) / open_amount
         out["max_invoice_amount"] = _per_case(amount, ic, n, "max")
-        po = inv["purchase_order_ref"]
-        no_po = np.where(po.isna(), np.nan, (~po.fillna(True)).astype(float))
-        out["share_no_po_ref"] = _per_case(no_po, ic, n, "mean")
-        chan = inv["delivery_channel"]
-        paper = np.where(chan.isna(), np.nan, (chan == "paper").fillna(False).astype(float))
+        po = _num(inv["purchase_order_ref"])
+        out["share_no_po_ref"] = _per_case(1.0 - po, ic, n, "mean")
+        chan = _str(inv["delivery_channel"])
+        paper = np.where(np.equal(chan, None), np.nan, (chan == "paper").astype(float))
         out["share_paper"] = _per_case(paper, ic, n, "mean")
-        open_disp = (inv["dispute_date"].notna() & inv["dispute_resolved_date"].isna()).to_numpy(
-            dtype=float
+        disputed = ~np.isnan(_days(inv["dispute_date"])) & np.isnan(
+            _days(inv["dispute_resolved_date"])
         )
-        out["n_open_disputes"] = np.bincount(ic, weights=open_disp, minlength=n) + c[
-            "n_open_disputes_other"
-        ].to_numpy(dtype=float)
-        limit = c["credit_limit"].to_numpy(dtype=float)
+        out["n_open_disputes"] = (
+            np.bincount(ic, weights=disputed.astype(float), minlength=n)
+            + hist["n_open_disputes_other"]
+        )
         out["exposure_ratio"] = np.where(
             limit > 0, open_amount / np.where(limit > 0, limit, 1.0), np.nan
         )
-        mia = c["mean_invoice_amount"].to_numpy(dtype=float)
-        out["balance_vs_usual"] = open_amount / mia
+        out["balance_vs_usual"] = open_amount / hist["mean_invoice_amount"]
 
-        n_paid = c["n_paid"].to_numpy(dtype=float)
-        n_paid12 = c["n_paid_12m"].to_numpy(dtype=float)
-        n_inv = c["n_invoices"].to_numpy(dtype=float)
+        n_paid = hist["n_paid"]
+        n_paid12 = hist["n_paid_12m"]
+        n_inv = hist["n_invoices"]
         out["n_invoices_hist"] = n_inv
-        out["share_paid_late"] = np.where(
-            n_paid > 0, c["n_paid_late"].to_numpy(dtype=float) / n_paid, np.nan
-        )
+        out["share_paid_late"] = np.where(n_paid > 0, hist["n_paid_late"] / n_paid, np.nan)
         out["share_paid_late_12m"] = np.where(
-            n_paid12 > 0, c["n_paid_late_12m"].to_numpy(dtype=float) / n_paid12, np.nan
+            n_paid12 > 0, hist["n_paid_late_12m"] / n_paid12, np.nan
         )
-        n_paid90 = c["n_paid_90d"].to_numpy(dtype=float)
+        n_paid90 = hist["n_paid_90d"]
         out["n_paid_90d"] = n_paid90
         out["share_paid_late_90d"] = np.where(
-            n_paid90 > 0, c["n_paid_late_90d"].to_numpy(dtype=float) / n_paid90, np.nan
+            n_paid90 > 0, hist["n_paid_late_90d"] / n_paid90, np.nan
         )
-        out["mean_days_late_90d"] = c["mean_days_late_90d"].to_numpy(dtype=float)
-        out["mean_days_late"] = c["mean_days_late"].to_numpy(dtype=float)
-        out["max_days_late"] = c["max_days_late"].to_numpy(dtype=float)
-        out["last5_n_late"] = np.where(
-            c["last5_n"].to_numpy() > 0, c["last5_n_late"].to_numpy(dtype=float), np.nan
-        )
-        out["n_disputes"] = c["n_disputes"].to_numpy(dtype=float)
+        out["mean_days_late_90d"] = hist["mean_days_late_90d"]
+        out["mean_days_late"] = hist["mean_days_late"]
+        out["max_days_late"] = hist["max_days_late"]
+        out["last5_n_late"] = np.where(hist["last5_n"] > 0, hist["last5_n_late"], np.nan)
+        out["n_disputes"] = hist["n_disputes"]
         out["dispute_rate"] = np.where(n_inv > 0, out["n_disputes"] / n_inv, np.nan)
-        out["n_disputes_12m"] = c["n_disputes_12m"].to_numpy(dtype=float)
-        out["n_legal"] = c["n_legal"].to_numpy(dtype=float)
-        out["days_since_last_payment"] = (day - c["last_payment_date"]).dt.days.to_numpy(
-            dtype=float
-        )
-        out["amount_paid_12m"] = c["amount_paid_12m"].to_numpy(dtype=float)
+        out["n_disputes_12m"] = hist["n_disputes_12m"]
+        out["n_legal"] = hist["n_legal"]
+        out["days_since_last_payment"] = day - _days(c["last_payment_date"])
+        out["amount_paid_12m"] = hist["amount_paid_12m"]
 
     act = cs.actions
-    ac = act["case"].to_numpy()
-    a_as_of = c["as_of"].to_numpy()[ac]
-    age_days = (a_as_of - act["decided_at"].to_numpy()).astype("timedelta64[s]").astype(
-        float
-    ) / 86400.0
-    is_contact = (act["action"] != "wait").fillna(True).to_numpy()
-    oldest_issue = _per_case(
-        inv["issue_date"].to_numpy().astype("datetime64[D]").astype(float), ic, n, "min"
-    )
-    a_day = as_of_day(act["decided_at"]).to_numpy().astype("datetime64[D]").astype(float)
-    in_cycle = a_day >= oldest_issue[ac]
-    outcome = act["outcome"]
+    ac = act["case"].to_numpy(dtype=np.int64)
+    decided = _utc(act["decided_at"])
+    # whole seconds between the decision and as_of, as the frame arithmetic truncates them
+    gap = as_of[ac] - decided
+    age_days = np.where(decided == NAT, np.nan, (np.sign(gap) * (np.abs(gap) // 10**9)) / 86400.0)
+    action = _str(act["action"])
+    outcome = _str(act["outcome"])
+    is_contact = action != "wait"
+    oldest_issue = _per_case(_days(inv["issue_date"]), ic, n, "min")
+    in_cycle = _paris_days(decided) >= oldest_issue[ac]
 
     def count(mask: np.ndarray) -> np.ndarray:
         return np.bincount(ac, weights=mask.astype(float), minlength=n)
 
     out["n_contacts_30d"] = count(is_contact & (age_days <= 30))
     out["n_contacts_cycle"] = count(is_contact & in_cycle)
-    out["n_calls_30d"] = count(
-        (act["action"] == "phone_call").fillna(False).to_numpy() & (age_days <= 30)
-    )
-    out["n_formal_notices"] = count((act["action"] == "formal_notice").fillna(False).to_numpy())
+    out["n_calls_30d"] = count((action == "phone_call") & (age_days <= 30))
+    out["n_formal_notices"] = count(action == "formal_notice")
     out["days_since_last_contact"] = _per_case(np.where(is_contact, age_days, np.nan), ac, n, "min")
     # actions are sorted by (case, decided_at): the last row per case is the latest
-    out["last_action"] = _cat(_last_per_case(act["action"], ac, n), FEATURE_BY_NAME["last_action"])
-    has_outcome = is_contact & outcome.notna().to_numpy()
-    out["last_outcome"] = _cat(
+    out["last_action"] = _codes(_last_per_case(action, ac, n), FEATURE_BY_NAME["last_action"])
+    has_outcome = is_contact & np.not_equal(outcome, None)
+    out["last_outcome"] = _codes(
         _last_per_case(outcome[has_outcome], ac[has_outcome], n), FEATURE_BY_NAME["last_outcome"]
     )
-    out["n_not_reached_90d"] = count(
-        (outcome == "not_reached").fillna(False).to_numpy() & (age_days <= 90)
-    )
-    out["n_promises_90d"] = count(
-        (outcome == "promise_to_pay").fillna(False).to_numpy() & (age_days <= 90)
-    )
-    out["n_complaints_180d"] = count((outcome == "complaint").fillna(False).to_numpy())
+    out["n_not_reached_90d"] = count((outcome == "not_reached") & (age_days <= 90))
+    out["n_promises_90d"] = count((outcome == "promise_to_pay") & (age_days <= 90))
+    out["n_complaints_180d"] = count(outcome == "complaint")
 
-    local = c["as_of"].dt.tz_convert("Europe/Paris")
-    out["month"] = local.dt.month.to_numpy(dtype=float)
-    out["weekday"] = local.dt.weekday.to_numpy(dtype=float)
+    local_day = _paris_days(as_of)  # the calendar of as_of in Paris
+    ok = ~np.isnan(local_day)
+    d = np.where(ok, local_day, 0).astype(np.int64).astype("datetime64[D]")
+    out["month"] = np.where(ok, d.astype("datetime64[M]").astype(np.int64) % 12 + 1.0, np.nan)
+    out["weekday"] = np.where(ok, weekdays(np.where(ok, local_day, 0)).astype(float), np.nan)
 
-    cols = {}
     for k in FEATURE_NAMES:
-        v = out[k]
-        if k not in CATEGORICAL:
-            v = np.asarray(v, dtype="float64")
-            v = np.where(np.isinf(v), np.nan, v)
-        cols[k] = v
-    return pd.DataFrame(cols)
+        if k not in _DTYPES:
+            v = np.asarray(out[k], dtype=np.float64)
+            out[k] = np.where(np.isinf(v), np.nan, v)
+    return out
+
+
+_HISTORY_NUMERIC = (
+    "n_open_disputes_other", "mean_invoice_amount", "n_paid", "n_paid_12m", "n_invoices",
+    "n_paid_late", "n_paid_late_12m", "n_paid_90d", "n_paid_late_90d", "mean_days_late_90d",
+    "mean_days_late", "max_days_late", "last5_n", "last5_n_late", "n_disputes", "n_disputes_12m",
+    "n_legal", "amount_paid_12m",
+)  # fmt: skip
+
+
+def features(cs: CaseSet) -> pd.DataFrame:
+    """The feature matrix of a :class:`CaseSet`: one row per case, columns :data:`FEATURE_NAMES`
+    (categorical features as pandas categoricals in the fixed vocabularies)."""
+    return frame(feature_arrays(cs))
+
+
+def frame(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
+    """:func:`feature_arrays` as the feature frame."""
+    return pd.DataFrame(
+        {
+            k: pd.Categorical.from_codes(arrays[k], dtype=_DTYPES[k]) if k in _DTYPES else arrays[k]
+            for k in FEATURE_NAMES
+        }
+    )
+
+
+def feature_matrix(
+    arrays: dict[str, np.ndarray], names: list[str], vocab: dict[str, list[str]]
+) -> np.ndarray | None:
+    """The float matrix a model trained on ``names`` sees (categoricals as codes, NaN when
+    missing), straight from :func:`feature_arrays`; None when a vocabulary of the model differs
+    from the current one (then go through :func:`scoring.models.risk.as_matrix`)."""
+    for k, cats in vocab.items():
+        if k not in _DTYPES or list(_DTYPES[k].categories) != list(cats):
+            return None
+    n = len(next(iter(arrays.values()))) if arrays else 0
+    out = np.empty((n, len(names)), dtype=np.float64)
+    for j, k in enumerate(names):
+        v = arrays[k]
+        out[:, j] = np.where(v < 0, np.nan, v) if k in _DTYPES else v
+    return out
 
 
 def monotone_constraints(names: list[str] | None = None) -> list[int]:

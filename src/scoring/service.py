@@ -14,7 +14,7 @@ import pandas as pd
 
 from scoring.cases import CaseSet
 from scoring.explain import Reason, reasons_summary, top_reasons
-from scoring.features import features, unknown_values
+from scoring.features import feature_arrays, feature_matrix, frame, unknown_values
 from scoring.models.risk import RiskModel
 from scoring.policy.recommend import Policy
 
@@ -93,11 +93,13 @@ class Scores:
 
 def score_cases(bundle: Bundle, cs: CaseSet, num_threads: int = 0) -> Scores:
     """Calibrated probabilities and exact TreeSHAP contributions for both risk models."""
-    X = features(cs)
+    arrays = feature_arrays(cs)
+    X = frame(arrays)
     prob, contrib, base = {}, {}, {}
     for key, model in bundle.risk_models.items():
+        M = feature_matrix(arrays, model.feature_names, model.vocab)
         prob[key], contrib[key], base[key] = model.predict_with_contributions(
-            X, num_threads=num_threads
+            X if M is None else M, num_threads=num_threads
         )
     return Scores(X, prob, contrib, base, unknown_values(cs))
 

@@ -223,9 +223,16 @@ class AuditStore:
 
     def record_score_call(self, row: dict[str, Any]) -> None:
         """Insert the summary of a /score call (committed when this returns)."""
+        self.record_score_calls([row])
+
+    def record_score_calls(self, rows: list[dict[str, Any]]) -> None:
+        """Insert the summaries of /score calls in one transaction (committed on return)."""
+        if not rows:
+            return
         with self.engine.begin() as conn:
             conn.execute(
-                sa.insert(score_calls).values({**row, "called_at": utc_naive(row["called_at"])})
+                sa.insert(score_calls),
+                [{**r, "called_at": utc_naive(r["called_at"])} for r in rows],
             )
 
     def decision_time(self, decision_id: str) -> dt.datetime | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
@@ -15,6 +16,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from scoring.api import responses
 from scoring.api.audit import AuditStore, now_utc
 from scoring.api.auth import ApiKey, KeyStore
+from scoring.api.batching import MicroBatcher
 from scoring.api.metrics import Metrics
 from scoring.api.schemas import (
     CASES_EXAMPLES,
@@ -65,6 +67,7 @@ class Services:
     metrics: Metrics
     keys: KeyStore | None = None
     audit: AuditStore | None = None
+    batcher: MicroBatcher = field(default_factory=MicroBatcher)
 
 
 # --------------------------------------------------------------------------------------
@@ -193,34 +196,67 @@ def post_score(
     training (scored as unknown). One case in, one object out; a list in, a list out."""
     rid = _request_id(request, response)
     cases = body if isinstance(body, list) else [body]
-    _, _, results = responses.score(bundle, cases, lang, top_k, full_contributions)
-    audit = services.audit
-    items = [
-        {
-            "debtor_hash": audit.hash_debtor(r.debtor_id),
-            "as_of": r.as_of.isoformat(),
-            "default_probability": r.default_probability,
-            "dispute_probability": r.dispute_probability,
-            "risk_grade": r.risk_grade,
-            "unknown_values": [u.field for u in r.unknown_values],
-        }
-        for r in results
-    ]
-    _audited(
-        lambda: audit.record_score_call(
-            {
-                "call_id": str(uuid.uuid4()),
-                "called_at": now_utc(),
-                "request_id": rid,
-                "api_key": request.state.api_key_name,
-                "n_cases": len(results),
-                "model_versions": bundle.model_versions(),
-                "items": items,
-            }
-        )
+    job = _Job(cases, rid, request.state.api_key_name)
+    results = services.batcher.run(
+        ("score", id(bundle), lang, top_k, full_contributions),
+        partial(_score_batch, services, bundle, lang, top_k, full_contributions),
+        job,
+        len(cases),
     )
-    services.metrics.count_unknown([u.field for r in results for u in r.unknown_values])
     return results if isinstance(body, list) else results[0]
+
+
+@dataclass
+class _Job:
+    """One request's share of a micro-batch."""
+
+    cases: list
+    request_id: str
+    api_key: str
+
+
+def _split(results: list, jobs: list[_Job]) -> list[list]:
+    out, i = [], 0
+    for j in jobs:
+        out.append(results[i : i + len(j.cases)])
+        i += len(j.cases)
+    return out
+
+
+def _score_batch(
+    services: Services, bundle: Bundle, lang, top_k: int, full: bool, jobs: list[_Job]
+) -> list[list]:
+    """/score for the requests of a micro-batch: one scoring pass, one audit transaction."""
+    _, _, results = responses.score(bundle, [c for j in jobs for c in j.cases], lang, top_k, full)
+    per_job = _split(results, jobs)
+    audit = services.audit
+    versions = bundle.model_versions()
+    called = now_utc()
+    rows = [
+        {
+            "call_id": str(uuid.uuid4()),
+            "called_at": called,
+            "request_id": job.request_id,
+            "api_key": job.api_key,
+            "n_cases": len(rs),
+            "model_versions": versions,
+            "items": [
+                {
+                    "debtor_hash": audit.hash_debtor(r.debtor_id),
+                    "as_of": r.as_of.isoformat(),
+                    "default_probability": r.default_probability,
+                    "dispute_probability": r.dispute_probability,
+                    "risk_grade": r.risk_grade,
+                    "unknown_values": [u.field for u in r.unknown_values],
+                }
+                for r in rs
+            ],
+        }
+        for job, rs in zip(jobs, per_job, strict=True)
+    ]
+    _audited(lambda: audit.record_score_calls(rows))
+    services.metrics.count_unknown([u.field for r in results for u in r.unknown_values])
+    return per_job
 
 
 @router.post(
@@ -254,40 +290,57 @@ def post_next_action(
     if bundle.policy is None:
         raise ApiError(503, None, "the models in use have no policy model", "not_ready")
     cases = body if isinstance(body, list) else [body]
-    results = responses.decide(bundle, cases, lang, top_k, full_contributions, explore)
+    job = _Job(cases, rid, request.state.api_key_name)
+    results = services.batcher.run(
+        ("next-action", id(bundle), lang, top_k, full_contributions, explore),
+        partial(_decide_batch, services, bundle, lang, top_k, full_contributions, explore),
+        job,
+        len(cases),
+    )
+    return results if isinstance(body, list) else results[0]
+
+
+def _decide_batch(
+    services: Services, bundle: Bundle, lang, top_k: int, full: bool, explore: bool, jobs
+) -> list[list]:
+    """/next-action for the requests of a micro-batch: one pass, one audit transaction (every
+    decision is committed before any response leaves)."""
+    cases = [c for j in jobs for c in j.cases]
+    results = responses.decide(bundle, cases, lang, top_k, full, explore)
     audit = services.audit
     decided = now_utc()
     rows = []
-    for case, r in zip(cases, results, strict=True):
-        h = audit.hash_debtor(r.debtor_id)
-        inp = case.model_dump(mode="json")
-        inp["debtor"]["debtor_id"] = h
-        out = r.model_dump(mode="json")
-        out["debtor_id"] = h
-        rows.append(
-            {
-                "decision_id": str(r.decision_id),
-                "decided_at": decided,
-                "as_of": r.as_of,
-                "debtor_hash": h,
-                "action": r.action,
-                "scheduled_at": r.scheduled_at,
-                "propensity": r.propensity,
-                "expected_value": r.expected_value,
-                "requires_review": r.requires_review,
-                "model_versions": r.model_versions,
-                "input": inp,
-                "output": out,
-                "request_id": rid,
-                "api_key": request.state.api_key_name,
-            }
-        )
+    for job, job_cases, rs in zip(jobs, _split(cases, jobs), _split(results, jobs), strict=True):
+        for case, r in zip(job_cases, rs, strict=True):
+            h = audit.hash_debtor(r.debtor_id)
+            inp = case.model_dump(mode="json")
+            inp["debtor"]["debtor_id"] = h
+            out = r.model_dump(mode="json")
+            out["debtor_id"] = h
+            rows.append(
+                {
+                    "decision_id": str(r.decision_id),
+                    "decided_at": decided,
+                    "as_of": r.as_of,
+                    "debtor_hash": h,
+                    "action": r.action,
+                    "scheduled_at": r.scheduled_at,
+                    "propensity": r.propensity,
+                    "expected_value": r.expected_value,
+                    "requires_review": r.requires_review,
+                    "model_versions": r.model_versions,
+                    "input": inp,
+                    "output": out,
+                    "request_id": job.request_id,
+                    "api_key": job.api_key,
+                }
+            )
     _audited(lambda: audit.record_decisions(rows))
     services.metrics.count_decisions(
         [r.action for r in results], sum(r.requires_review for r in results)
     )
     services.metrics.count_unknown([u.field for r in results for u in r.unknown_values])
-    return results if isinstance(body, list) else results[0]
+    return _split(results, jobs)
 
 
 def _audited(write) -> None:

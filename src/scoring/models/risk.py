@@ -87,29 +87,38 @@ class RiskModel:
     info: dict[str, Any] = field(default_factory=dict)
 
     # -- prediction ----------------------------------------------------------------
-    def raw_score(self, X: pd.DataFrame, num_threads: int = 0) -> np.ndarray:
-        """Log-odds of the uncalibrated model."""
-        return self.booster.predict(
-            as_matrix(X, self.feature_names, self.vocab), raw_score=True, num_threads=num_threads
-        )
+    def matrix(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """The model's input matrix: ``X`` itself when it is one already (built by
+        :func:`scoring.features.feature_matrix` for this model), else :func:`as_matrix`."""
+        if isinstance(X, np.ndarray):
+            if X.ndim != 2 or X.shape[1] != len(self.feature_names):
+                raise ValueError(
+                    f"matrix of shape {X.shape} for a model of {len(self.feature_names)} features"
+                )
+            return X
+        return as_matrix(X, self.feature_names, self.vocab)
 
-    def predict_proba(self, X: pd.DataFrame, num_threads: int = 0) -> np.ndarray:
+    def raw_score(self, X: pd.DataFrame | np.ndarray, num_threads: int = 0) -> np.ndarray:
+        """Log-odds of the uncalibrated model."""
+        return self.booster.predict(self.matrix(X), raw_score=True, num_threads=num_threads)
+
+    def predict_proba(self, X: pd.DataFrame | np.ndarray, num_threads: int = 0) -> np.ndarray:
         """Calibrated probability of the label."""
         raw = self.raw_score(X, num_threads=num_threads)
         return self.calibrator(1.0 / (1.0 + np.exp(-raw)))
 
-    def contributions(self, X: pd.DataFrame, num_threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    def contributions(
+        self, X: pd.DataFrame | np.ndarray, num_threads: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Exact TreeSHAP contributions (log-odds, one column per feature) and base values.
 
         ``contributions.sum(axis=1) + base`` equals :meth:`raw_score`.
         """
-        c = self.booster.predict(
-            as_matrix(X, self.feature_names, self.vocab), pred_contrib=True, num_threads=num_threads
-        )
+        c = self.booster.predict(self.matrix(X), pred_contrib=True, num_threads=num_threads)
         return c[:, :-1], c[:, -1]
 
     def predict_with_contributions(
-        self, X: pd.DataFrame, num_threads: int = 0
+        self, X: pd.DataFrame | np.ndarray, num_threads: int = 0
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(calibrated probability, contributions, base) from one TreeSHAP pass."""
         contrib, base = self.contributions(X, num_threads=num_threads)

@@ -73,8 +73,19 @@ def time_zone(department: str) -> str:
     return DEPARTMENT_TIME_ZONES.get(str(department), DEFAULT_TIME_ZONE)
 
 
+_TZ_CODE = {d: TIME_ZONES.index(tz) for d, tz in DEPARTMENT_TIME_ZONES.items()}
+_HOLIDAY_CODE = {d: HOLIDAY_GROUPS.index(s) for d, s in HOLIDAY_SUBDIVISIONS.items()}
+
+
 def _codes(departments: Sequence[str] | np.ndarray | pd.Series, table: dict, default: int):
     """Map département codes through ``table`` (value -> code), factorising first (fast)."""
+    if len(departments) <= 64:  # a few rows (the API): a dictionary lookup beats factorising
+        values = (
+            departments.to_numpy(dtype=object, na_value=None)
+            if isinstance(departments, pd.Series)
+            else departments
+        )
+        return np.array([table.get(str(d), default) for d in values], dtype=np.int16)
     codes, uniques = pd.factorize(pd.Series(np.asarray(departments, dtype=object)))
     mapped = np.array([table.get(str(u), default) for u in uniques], dtype=np.int16)
     out = np.full(len(codes), default, dtype=np.int16)
@@ -85,14 +96,12 @@ def _codes(departments: Sequence[str] | np.ndarray | pd.Series, table: dict, def
 
 def tz_codes(departments: Sequence[str] | np.ndarray | pd.Series) -> np.ndarray:
     """Index into :data:`TIME_ZONES` of each département's time zone."""
-    table = {d: TIME_ZONES.index(tz) for d, tz in DEPARTMENT_TIME_ZONES.items()}
-    return _codes(departments, table, 0)
+    return _codes(departments, _TZ_CODE, 0)
 
 
 def holiday_groups(departments: Sequence[str] | np.ndarray | pd.Series) -> np.ndarray:
     """Index into :data:`HOLIDAY_GROUPS` of each département's holiday calendar."""
-    table = {d: HOLIDAY_GROUPS.index(s) for d, s in HOLIDAY_SUBDIVISIONS.items()}
-    return _codes(departments, table, 0)
+    return _codes(departments, _HOLIDAY_CODE, 0)
 
 
 def _offset_table(tz: str, first_bucket: int, n_buckets: int) -> np.ndarray:
@@ -100,6 +109,18 @@ def _offset_table(tz: str, first_bucket: int, n_buckets: int) -> np.ndarray:
     starts = (np.arange(n_buckets, dtype=np.int64) + first_bucket) * _BUCKET_NS
     idx = pd.DatetimeIndex(starts.view("datetime64[ns]")).tz_localize("UTC")
     return idx.tz_convert(tz).tz_localize(None).asi8 - starts
+
+
+_CHUNK = 1 << 15  # 15-minute buckets per cached offset table (about 341 days)
+_MAX_CHUNKS = 8
+
+
+@lru_cache(maxsize=256)
+def _offset_chunk(tz_code: int, chunk: int) -> np.ndarray:
+    """Offsets of one zone over one chunk of buckets (cached: read-only)."""
+    table = _offset_table(TIME_ZONES[tz_code], chunk * _CHUNK, _CHUNK)
+    table.flags.writeable = False
+    return table
 
 
 def utc_to_local_ns(utc_ns: np.ndarray, tz_code: np.ndarray) -> np.ndarray:
@@ -122,7 +143,17 @@ def utc_to_local_ns(utc_ns: np.ndarray, tz_code: np.ndarray) -> np.ndarray:
     bucket = sub // _BUCKET_NS
     lo, hi = int(bucket.min()), int(bucket.max())
     present = np.flatnonzero(np.bincount(codes, minlength=len(TIME_ZONES)))
-    if hi - lo + 1 <= _MAX_BUCKETS:
+    c0, c1 = lo // _CHUNK, hi // _CHUNK
+    if c1 - c0 < _MAX_CHUNKS:  # cached tables (the usual case, and the single-row one)
+        local = np.empty(len(codes), dtype=np.int64)
+        for k in present:
+            table = np.concatenate([_offset_chunk(int(k), c) for c in range(c0, c1 + 1)])
+            if len(present) == 1:
+                local = sub + table[bucket - c0 * _CHUNK]
+            else:
+                m = codes == k
+                local[m] = sub[m] + table[bucket[m] - c0 * _CHUNK]
+    elif hi - lo + 1 <= _MAX_BUCKETS:
         width = hi - lo + 1
         table = np.zeros((len(TIME_ZONES), width), dtype=np.int64)
         for k in present:
@@ -262,20 +293,44 @@ def candidate_slots(
     (time zone, local day of ``as_of``), so it is cheap for many cases.
     """
     asof = pd.to_datetime(pd.Series(as_of), utc=True).dt.as_unit("ns").array.asi8
+    tzc = tz_codes(departments)
+    if len(tzc) != len(asof):
+        raise ValueError("as_of and departments must have the same length")
+    case, times = candidate_slot_arrays(asof, tzc, hours, days_ahead)
+    return pd.DataFrame(
+        {
+            "case": case,
+            "scheduled_at": pd.DatetimeIndex(times.view("datetime64[ns]")).tz_localize("UTC"),
+        }
+    )
+
+
+@lru_cache(maxsize=4096)
+def _utc_grid(tz_code: int, day: int, minutes: tuple[int, ...], n_days: int) -> np.ndarray:
+    """UTC instants (int64 ns, NaT when the local time does not exist or is ambiguous) of the
+    local ``minutes`` of ``n_days`` days from local day number ``day`` in a time zone."""
+    offsets = np.arange(n_days, dtype=np.int64)
+    local = (
+        (day + offsets[:, None]) * NS_PER_DAY + np.asarray(minutes)[None, :] * NS_PER_MINUTE
+    ).ravel()
+    out = _local_to_utc(local, TIME_ZONES[tz_code])
+    out.flags.writeable = False
+    return out
+
+
+def candidate_slot_arrays(
+    asof: np.ndarray, tzc: np.ndarray, hours: Sequence[str], days_ahead: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`candidate_slots` on arrays: ``as_of`` as int64 UTC ns and time-zone codes in;
+    ``(case, scheduled_at as int64 UTC ns)`` out, sorted by case then time."""
+    asof = np.asarray(asof, dtype=np.int64)
     if (asof == NAT).any():
         raise ValueError("as_of must not be missing")
     n = len(asof)
-    tzc = tz_codes(departments)
-    if len(tzc) != n:
-        raise ValueError("as_of and departments must have the same length")
     minutes = np.array(sorted(parse_hhmm(h) for h in hours), dtype=np.int64)
     if n == 0 or len(minutes) == 0:
-        return pd.DataFrame(
-            {
-                "case": np.zeros(0, dtype=np.int64),
-                "scheduled_at": pd.DatetimeIndex([], dtype="datetime64[ns, UTC]"),
-            }
-        )
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    tzc = np.asarray(tzc)
     day0 = local_days(utc_to_local_ns(asof, tzc))
     # (tz, local day of as_of) pairs; the grid is computed once per pair
     key = tzc.astype(np.int64) * (1 << 40) + (day0 - day0.min())
@@ -283,23 +338,15 @@ def candidate_slots(
     u_tz = (uniq >> 40).astype(np.int64)
     u_day = np.zeros(len(uniq), dtype=np.int64)
     u_day[inverse] = day0
-    offsets = np.arange(days_ahead + 2, dtype=np.int64)  # +1 day of margin for DST shifts
-    local = (
-        (u_day[:, None, None] + offsets[None, :, None]) * NS_PER_DAY
-        + minutes[None, None, :] * NS_PER_MINUTE
-    ).reshape(len(uniq), -1)
-    grid = np.full(local.shape, NAT, dtype=np.int64)
-    for k in np.unique(u_tz):
-        rows = u_tz == k
-        grid[rows] = _local_to_utc(local[rows].ravel(), TIME_ZONES[k]).reshape(-1, local.shape[1])
+    grid = np.stack(
+        [
+            _utc_grid(int(k), int(d), tuple(minutes.tolist()), days_ahead + 2)  # +1 day: DST
+            for k, d in zip(u_tz, u_day, strict=True)
+        ]
+    )
     per_case = grid[inverse]
     horizon = days_ahead * NS_PER_DAY
     valid = (per_case != NAT) & (per_case > asof[:, None]) & (per_case <= asof[:, None] + horizon)
     case, _ = np.nonzero(valid)
     times = per_case[valid]
-    return pd.DataFrame(
-        {
-            "case": case.astype(np.int64),
-            "scheduled_at": pd.DatetimeIndex(times.view("datetime64[ns]")).tz_localize("UTC"),
-        }
-    )
+    return case.astype(np.int64), times

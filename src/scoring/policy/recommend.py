@@ -18,12 +18,24 @@ import numpy as np
 import pandas as pd
 
 from scoring.cases import CaseSet
-from scoring.policy.calendar import local_times
+from scoring.contract import ACTIONS
+from scoring.policy.calendar import NS_PER_DAY, local_days, tz_codes, utc_to_local_ns, weekdays
 from scoring.policy.config import PolicyConfig
-from scoring.policy.rules import allowed_pairs, removal_reasons, removal_summary
+from scoring.policy.rules import (
+    _FIRST_RULE,
+    ACTION_DTYPE,
+    RULE_DTYPE,
+    WAIT,
+    action_codes,
+    candidate_arrays,
+    evaluate_arrays,
+    removal_reasons_arrays,
+    removal_summary,
+)
 from scoring.policy.value import ActionValueModel
 
 HARSH = ("formal_notice", "legal_escalation")
+NS_PER_HOUR = 3_600 * 10**9
 
 
 @dataclass
@@ -64,87 +76,135 @@ class Policy:
     ) -> pd.DataFrame:
         """Expected value of every allowed action at its best slot, per case.
 
-        Returns rows ``case, action, scheduled_at, p_reach, paid_share, p_dispute, p_complaint,
-        expected_paid, cost, expected_value, uplift, requires_review``.
+        Returns rows ``case, action, scheduled_at, requires_review, p_reach, paid_share,
+        p_dispute, p_complaint, expected_paid, cost, expected_value, uplift``, ordered by case
+        then action. ``pairs``: the output of :func:`allowed_pairs` (computed when omitted).
         """
-        cfg = self.config
         if pairs is None:
-            pairs = allowed_pairs(cs, cfg)
-        ok = pairs[pairs["allowed"].to_numpy()].copy()
-        case = ok["case"].to_numpy(dtype=np.int64)
-        action = ok["action"].astype(str).to_numpy()
-        is_wait = action == "wait"
-        local = local_times(ok["scheduled_at"], cs.cases["department"].to_numpy()[case])
-        wd = local.dt.weekday.fillna(0).to_numpy(dtype=int)
-        hr = local.dt.hour.fillna(0).to_numpy(dtype=int)
+            case, act, t = candidate_arrays(cs, self.config)
+            mask, review = evaluate_arrays(cs, case, act, t, self.config)
+        else:
+            case = pairs["case"].to_numpy(dtype=np.int64)
+            act = action_codes(pairs["action"]) if len(pairs) else np.zeros(0, dtype=np.int64)
+            t = _ns(pairs["scheduled_at"])
+            mask = np.where(pairs["allowed"].to_numpy(dtype=bool), 0, 1)
+            review = pairs["requires_review"].to_numpy(dtype=bool)
+        return _frame(self._values(cs, X, case, act, t, mask, review, num_threads))
+
+    def _values(
+        self,
+        cs: CaseSet,
+        X: pd.DataFrame,
+        case: np.ndarray,
+        act: np.ndarray,
+        t: np.ndarray,
+        mask: np.ndarray,
+        review: np.ndarray,
+        num_threads: int = 0,
+    ) -> dict[str, np.ndarray]:
+        """:meth:`action_values` on the arrays of the rules engine, as a dict of columns."""
+        cfg = self.config
+        ok = mask == 0
+        case, act, t, review = case[ok], np.asarray(act, dtype=np.int64)[ok], t[ok], review[ok]
+        is_wait = act == WAIT
+        c = cs.cases
+        tz = tz_codes(c["department"])
+        local = utc_to_local_ns(t, tz[case])
+        day = local_days(local)
+        wd = np.where(is_wait, 0, weekdays(day))
+        hr = np.where(is_wait, 0, (local - day * NS_PER_DAY) // NS_PER_HOUR)
         max_dpd = X["max_days_past_due"].to_numpy()[case]
+        names = np.asarray(ACTIONS, dtype=object)
         p_reach = np.where(
             is_wait,
             1.0,
             self.value_model.reach(
-                cs.cases["segment"].to_numpy()[case],
-                np.where(is_wait, "email_reminder", action),
+                c["segment"].to_numpy(dtype=object)[case],
+                names[np.where(is_wait, ACTIONS.index("email_reminder"), act)],
                 wd,
                 hr,
                 max_dpd,
             ),
         )
-        ok["p_reach"] = p_reach
-        sched_ns = _ns(ok["scheduled_at"])
-        as_of_ns = _ns(cs.cases["as_of"])[case]
-        ok["_lead"] = np.where(is_wait, np.nan, (sched_ns - as_of_ns) / 3.6e12)
-        ok["_wd"], ok["_hr"] = wd, hr
+        as_of = _ns(c["as_of"])
+        lead = np.where(is_wait, np.nan, (t - as_of[case]) / NS_PER_HOUR)
         # best slot per (case, action): highest reachability, then earliest
-        ok = ok.sort_values(
-            ["case", "action", "p_reach", "_lead"],
-            ascending=[True, True, False, True],
-            kind="stable",
+        order = np.lexsort((np.where(is_wait, np.inf, lead), -p_reach, act, case))
+        case, act, t, review = case[order], act[order], t[order], review[order]
+        p_reach, lead, wd, hr, is_wait = (
+            p_reach[order],
+            lead[order],
+            wd[order],
+            hr[order],
+            is_wait[order],
         )
-        best = (
-            ok.groupby(["case", "action"], observed=True, sort=False).head(1).reset_index(drop=True)
+        first = np.ones(len(case), dtype=bool)
+        first[1:] = (case[1:] != case[:-1]) | (act[1:] != act[:-1])
+        case, act, t, review = case[first], act[first], t[first], review[first]
+        p_reach, lead, wd, hr, wait = (
+            p_reach[first],
+            lead[first],
+            wd[first],
+            hr[first],
+            is_wait[first],
         )
-        case = best["case"].to_numpy(dtype=np.int64)
-        act = best["action"].astype(str).to_numpy()
-        wait = act == "wait"
         slots = pd.DataFrame(
             {
-                "action": act,
-                "slot_weekday": np.where(wait, np.nan, best["_wd"]),
-                "slot_hour": np.where(wait, np.nan, best["_hr"]),
-                "lead_hours": np.where(wait, np.nan, best["_lead"]),
+                "action": names[act],
+                "slot_weekday": np.where(wait, np.nan, wd),
+                "slot_hour": np.where(wait, np.nan, hr),
+                "lead_hours": np.where(wait, np.nan, lead),
             }
         )
         pred = self.value_model.predict(
             X.iloc[case].reset_index(drop=True), slots, num_threads=num_threads
         )
         amount = X["open_amount"].to_numpy()[case]
-        costs = np.array([cfg.costs[a] for a in act])
-        best["paid_share"] = pred["paid_share"].to_numpy()
-        best["p_dispute"] = pred["p_dispute"].to_numpy()
-        best["p_complaint"] = pred["p_complaint"].to_numpy()
-        best["expected_paid"] = amount * best["paid_share"].to_numpy()
-        best["cost"] = costs
-        best["expected_value"] = (
-            best["expected_paid"]
+        costs = np.array([cfg.costs[a] for a in ACTIONS])[act]
+        paid_share = pred["paid_share"].to_numpy()
+        p_dispute = pred["p_dispute"].to_numpy()
+        p_complaint = pred["p_complaint"].to_numpy()
+        expected_paid = amount * paid_share
+        value = (
+            expected_paid
             - costs
-            - cfg.penalties.dispute * best["p_dispute"]
-            - cfg.penalties.complaint * best["p_complaint"]
+            - cfg.penalties.dispute * p_dispute
+            - cfg.penalties.complaint * p_complaint
         )
-        wait_value = pd.Series(best["expected_value"].to_numpy()[wait], index=case[wait])
-        best["uplift"] = best["expected_value"].to_numpy() - wait_value.reindex(case).to_numpy()
-        return best.drop(
-            columns=["_lead", "_wd", "_hr", "allowed", "removed_by", "violations"], errors="ignore"
-        )
+        wait_value = np.full(len(cs), np.nan)
+        wait_value[case[wait]] = value[wait]
+        return {
+            "case": case,
+            "action": act,
+            "scheduled_at": t,
+            "requires_review": review,
+            "p_reach": p_reach,
+            "paid_share": paid_share,
+            "p_dispute": p_dispute,
+            "p_complaint": p_complaint,
+            "expected_paid": expected_paid,
+            "cost": costs,
+            "expected_value": value,
+            "uplift": value - wait_value[case],
+        }
 
     def distribution(self, values: pd.DataFrame) -> np.ndarray:
         """Softmax probabilities over each case's allowed actions, with a propensity floor."""
+        return self._distribution(
+            values["case"].to_numpy(dtype=np.int64), values["expected_value"].to_numpy(float)
+        )
+
+    def _distribution(self, case: np.ndarray, value: np.ndarray) -> np.ndarray:
         cfg = self.config.exploration
-        case = values["case"].to_numpy(dtype=np.int64)
-        v = values["expected_value"].to_numpy(dtype=float) / cfg.temperature
-        vmax = pd.Series(v).groupby(case).transform("max").to_numpy()
-        e = np.exp(v - vmax)
-        p = e / pd.Series(e).groupby(case).transform("sum").to_numpy()
-        k = pd.Series(case).groupby(case).transform("size").to_numpy()
+        if not len(case):
+            return np.zeros(0)
+        n = int(case.max()) + 1
+        v = value / cfg.temperature
+        vmax = np.full(n, -np.inf)
+        np.maximum.at(vmax, case, v)
+        e = np.exp(v - vmax[case])
+        p = e / np.bincount(case, weights=e, minlength=n)[case]
+        k = np.bincount(case, minlength=n)[case]
         floor = np.minimum(cfg.min_propensity, 1.0 / k)
         return floor + (1.0 - floor * k) * p
 
@@ -164,51 +224,79 @@ class Policy:
         ``as_of`` (plus ``seed``). ``explore=False`` takes the best action (propensity still
         reported as the softmax probability of that action).
         """
-        pairs = allowed_pairs(cs, self.config)
-        values = self.action_values(cs, X, pairs, num_threads=num_threads)
-        values["probability"] = self.distribution(values)
-        case = values["case"].to_numpy(dtype=np.int64)
+        cand_case, cand_act, cand_t = candidate_arrays(cs, self.config)
+        mask, review = evaluate_arrays(cs, cand_case, cand_act, cand_t, self.config)
+        v = self._values(cs, X, cand_case, cand_act, cand_t, mask, review, num_threads)
+        case = v["case"]
+        prob = self._distribution(case, v["expected_value"])
+        v["probability"] = prob
         n = len(cs)
-        u = _uniforms(cs, seed)
-        # within each case (rows grouped by case): cumulative probabilities
-        cum = values.groupby("case", sort=False)["probability"].cumsum().to_numpy()
+        # rows are grouped by case (every case has its wait row): where each case starts, ends
+        start = np.searchsorted(case, np.arange(n), side="left")
+        end = np.searchsorted(case, np.arange(n), side="right")
         if explore:
-            chosen_mask = (cum - values["probability"].to_numpy() <= u[case]) & (u[case] < cum)
-            # guard against rounding: if a case picked nothing, take its last row
-            picked = np.bincount(case[chosen_mask], minlength=n)
-            last = values.groupby("case", sort=False).tail(1).index
-            fix = picked[values.loc[last, "case"].to_numpy()] == 0
-            chosen_mask[np.asarray(last)[fix]] = True
+            u = _uniforms(cs, seed)
+            # cumulative probabilities within each case, summed from the case's first row
+            pos = np.arange(len(case)) - start[case]
+            table = np.zeros((n, int(pos.max()) + 1 if len(pos) else 1))
+            table[case, pos] = prob
+            cum = np.cumsum(table, axis=1)[case, pos]
+            hit = (cum - prob <= u[case]) & (u[case] < cum)
+            # the first hit of each case; rounding may leave none: then the case's last row
+            first_hit = np.full(n, len(case), dtype=np.int64)
+            np.minimum.at(first_hit, case[hit], np.flatnonzero(hit))
+            chosen = np.where(first_hit < end, first_hit, end - 1)
         else:
-            best_idx = values.groupby("case", sort=False)["expected_value"].idxmax()
-            chosen_mask = np.zeros(len(values), dtype=bool)
-            chosen_mask[best_idx.to_numpy()] = True
-        chosen = values[chosen_mask].drop_duplicates("case").set_index("case").reindex(range(n))
-        act = chosen["action"].astype(str).to_numpy()
+            order = np.lexsort((-v["expected_value"], case))  # stable: first best row
+            chosen = order[start]
+        act = np.asarray(ACTIONS, dtype=object)[v["action"][chosen]]
         dpd = X["max_days_past_due"].to_numpy()
         out = pd.DataFrame(
             {
                 "debtor_id": cs.cases["debtor_id"].to_numpy(),
-                "action": act,
-                "scheduled_at": chosen["scheduled_at"].to_numpy(),
-                "expected_value": chosen["expected_value"].to_numpy(),
-                "uplift": chosen["uplift"].to_numpy(),
-                "propensity": chosen["probability"].to_numpy(),
-                "requires_review": chosen["requires_review"].fillna(False).to_numpy(dtype=bool),
+                "action": act.astype(str),
+                "scheduled_at": _utc_index(v["scheduled_at"][chosen]),
+                "expected_value": v["expected_value"][chosen],
+                "uplift": v["uplift"][chosen],
+                "propensity": prob[chosen],
+                "requires_review": v["requires_review"][chosen].astype(bool),
                 "tone": tone(act, dpd, X["n_formal_notices"].to_numpy()),
                 "installments": installments(
                     act, X["open_amount"].to_numpy(), cs.cases["segment"].to_numpy()
                 ),
             }
         )
-        out["scheduled_at"] = pd.to_datetime(out["scheduled_at"], utc=True)
         details: dict[str, Any] = {}
         if with_details:
-            details["values"] = values
-            details["removed"] = removal_reasons(pairs, n)
+            details["values"] = _frame(v)
+            details["removed"] = removal_reasons_arrays(cand_case, cand_act, mask, n)
         else:
-            details["removal_summary"] = removal_summary(pairs)
+            details["removal_summary"] = removal_summary(
+                pd.DataFrame(
+                    {
+                        "case": cand_case,
+                        "action": pd.Categorical.from_codes(cand_act, dtype=ACTION_DTYPE),
+                        "removed_by": pd.Categorical.from_codes(
+                            _FIRST_RULE[mask], dtype=RULE_DTYPE
+                        ),
+                    }
+                )
+            )
         return out, details
+
+
+def _frame(v: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The columns of :meth:`Policy._values` as the frame :meth:`Policy.action_values` returns."""
+    cols = dict(v)
+    cols["action"] = pd.Categorical.from_codes(v["action"], dtype=ACTION_DTYPE)
+    cols["scheduled_at"] = _utc_index(v["scheduled_at"])
+    return pd.DataFrame(cols)
+
+
+def _utc_index(ns: np.ndarray) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(np.asarray(ns, dtype=np.int64).view("datetime64[ns]")).tz_localize(
+        "UTC"
+    )
 
 
 def _ns(s: pd.Series) -> np.ndarray:

@@ -52,7 +52,7 @@ from scoring.policy.calendar import (
     NS_PER_DAY,
     NS_PER_MINUTE,
     WEEKDAYS,
-    candidate_slots,
+    candidate_slot_arrays,
     holiday_groups,
     is_holiday_days,
     local_days,
@@ -95,6 +95,7 @@ _FAR = np.int64(1) << 40  # a day number beyond any real date (no overflow when 
 _INT64_MAX = np.iinfo(np.int64).max
 
 ACTION_DTYPE = pd.CategoricalDtype(list(ACTIONS))
+_ACTION_INDEX = {a: i for i, a in enumerate(ACTIONS)}
 RULE_DTYPE = pd.CategoricalDtype(list(RULE_IDS))
 
 
@@ -112,6 +113,10 @@ def action_codes(actions: pd.Series) -> np.ndarray:
     """Index into :data:`ACTIONS` of each action (raises on an unknown action)."""
     if isinstance(actions.dtype, pd.CategoricalDtype) and tuple(actions.cat.categories) == ACTIONS:
         codes = actions.cat.codes.to_numpy()
+    elif len(actions) <= 64:  # a few rows (the API): a dictionary lookup beats pandas
+        codes = np.array(
+            [_ACTION_INDEX.get(a, -1) for a in actions.to_numpy(dtype=object)], dtype=np.int64
+        )
     else:
         codes = pd.Categorical(actions, categories=list(ACTIONS)).codes
     if (codes < 0).any():
@@ -128,11 +133,13 @@ def _utc_ns(s: pd.Series) -> np.ndarray:
         raise ValueError("scheduled_at must be timezone-aware")
     if not len(s):
         return np.zeros(0, dtype=np.int64)
-    return s.dt.tz_convert("UTC").dt.as_unit("ns").array.asi8
+    return s.array.as_unit("ns").asi8  # int64 instants are UTC whatever the zone
 
 
 def _date_days(s: pd.Series) -> np.ndarray:
     """Day numbers of a naive date column (NaT -> ``NAT``)."""
+    if s.dtype.kind == "M":  # naive datetime64 (the case tables): no conversion needed
+        return s.to_numpy(dtype="datetime64[D]").astype(np.int64)  # NaT -> NAT
     v = pd.to_datetime(s).dt.as_unit("ns").array.asi8
     return np.where(v == NAT, NAT, np.floor_divide(v, NS_PER_DAY))
 
@@ -220,7 +227,7 @@ def case_facts(cs: CaseSet, config: PolicyConfig) -> CaseFacts:
 
     consent_ok = np.ones((n, N_ACTIONS), dtype=bool)
     for action, flag in rc.consent.required.items():
-        consent_ok[:, ACTIONS.index(action)] = c[flag].fillna(False).to_numpy(dtype=bool)
+        consent_ok[:, ACTIONS.index(action)] = c[flag].to_numpy(dtype=bool, na_value=False)
 
     inv = cs.invoices
     icase = inv["case"].to_numpy(dtype=np.int64)
@@ -229,7 +236,9 @@ def case_facts(cs: CaseSet, config: PolicyConfig) -> CaseFacts:
     ok = due != NAT
     np.minimum.at(oldest_due, icase[ok], due[ok])
     open_dispute = np.zeros(n, dtype=bool)
-    disputed = (inv["dispute_date"].notna() & inv["dispute_resolved_date"].isna()).to_numpy(bool)
+    disputed = (_date_days(inv["dispute_date"]) != NAT) & (
+        _date_days(inv["dispute_resolved_date"]) == NAT
+    )
     open_dispute[icase[disputed]] = True
     # unresolved disputes on the debtor's other invoices (not yet due, in litigation) count too
     open_dispute |= cs.cases["n_open_disputes_other"].to_numpy() > 0
@@ -277,7 +286,7 @@ def case_facts(cs: CaseSet, config: PolicyConfig) -> CaseFacts:
         tz=tz,
         holiday_group=holiday_groups(c["department"]),
         day0=day0,
-        b2c=(c["segment"] == "B2C").fillna(False).to_numpy(dtype=bool),
+        b2c=c["segment"].to_numpy(dtype=object, na_value=None) == "B2C",
         consent_ok=consent_ok,
         open_dispute=open_dispute,
         oldest_due=oldest_due,
@@ -418,6 +427,15 @@ def violation_list(violations: str) -> list[str]:
     return [v for v in str(violations).split(",") if v]
 
 
+def evaluate_arrays(
+    cs: CaseSet, case: np.ndarray, act: np.ndarray, t: np.ndarray, config: PolicyConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`evaluate` on arrays (``case``, action code, ``scheduled_at`` as int64 UTC ns with
+    ``NAT`` for wait): the bitmask of failing rules (bit i = ``RULE_IDS[i]``, 0 = allowed) and
+    ``requires_review`` of each row."""
+    return _violation_masks(case_facts(cs, config), config, case, act, t)
+
+
 def evaluate(
     cs: CaseSet, candidates: pd.DataFrame, config: PolicyConfig | None = None
 ) -> pd.DataFrame:
@@ -437,8 +455,7 @@ def evaluate(
         raise ValueError("candidates.case must be a row position of cs.cases")
     act = action_codes(candidates["action"]) if len(case) else np.zeros(0, dtype=np.int64)
     t = _utc_ns(candidates["scheduled_at"])
-    facts = case_facts(cs, config)
-    mask, review = _violation_masks(facts, config, case, act, t)
+    mask, review = evaluate_arrays(cs, case, act, t, config)
 
     present = np.flatnonzero(np.bincount(mask, minlength=_N_MASKS))
     remap = np.zeros(_N_MASKS, dtype=np.int32)
@@ -465,11 +482,26 @@ def candidates(cs: CaseSet, config: PolicyConfig | None = None) -> pd.DataFrame:
     (categorical over :data:`~scoring.contract.ACTIONS`), ``scheduled_at`` (UTC, NaT for wait).
     """
     config = config if config is not None else load_policy_config()
+    case, code, t = candidate_arrays(cs, config)
+    return pd.DataFrame(
+        {
+            "case": case,
+            "action": pd.Categorical.from_codes(code, dtype=ACTION_DTYPE),
+            "scheduled_at": pd.DatetimeIndex(t.view("datetime64[ns]")).tz_localize("UTC"),
+        }
+    )
+
+
+def candidate_arrays(
+    cs: CaseSet, config: PolicyConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`candidates` as arrays: ``case``, action code (index in :data:`ACTIONS`) and
+    ``scheduled_at`` (int64 UTC ns, ``NAT`` for wait)."""
     n = len(cs)
     days = min(config.slots.days_ahead, config.compliance.horizon.days)
-    slots = candidate_slots(cs.cases["as_of"], cs.cases["department"], config.slots.hours, days)
-    slot_case = slots["case"].to_numpy(dtype=np.int64)
-    slot_t = slots["scheduled_at"].dt.as_unit("ns").array.asi8
+    slot_case, slot_t = candidate_slot_arrays(
+        _utc_ns(cs.cases["as_of"]), tz_codes(cs.cases["department"]), config.slots.hours, days
+    )
     per_case = np.bincount(slot_case, minlength=n).astype(np.int64)
     slot_start = np.concatenate([[0], np.cumsum(per_case)[:-1]]) if n else per_case
     n_contact = N_ACTIONS - 1
@@ -485,13 +517,7 @@ def candidates(cs: CaseSet, config: PolicyConfig | None = None) -> pd.DataFrame:
     code = np.where(is_wait, WAIT, contact_codes[np.minimum(q // k, n_contact - 1)]).astype(np.int8)
     padded = np.append(slot_t, NAT)  # safe index when a case (or all) has no slot
     t = np.where(is_wait, NAT, padded[np.minimum(slot_start[row_case] + q % k, len(slot_t))])
-    return pd.DataFrame(
-        {
-            "case": row_case,
-            "action": pd.Categorical.from_codes(code, dtype=ACTION_DTYPE),
-            "scheduled_at": pd.DatetimeIndex(t.view("datetime64[ns]")).tz_localize("UTC"),
-        }
-    )
+    return row_case, code, t
 
 
 def allowed_pairs(cs: CaseSet, config: PolicyConfig | None = None) -> pd.DataFrame:
@@ -515,38 +541,64 @@ def removal_summary(result: pd.DataFrame) -> pd.DataFrame:
     case = result["case"].to_numpy(dtype=np.int64)
     act = action_codes(result["action"]) if len(result) else np.zeros(0, dtype=np.int64)
     n_cases = int(case.max()) + 1 if len(case) else 0
-    key = case * N_ACTIONS + act
-    size = n_cases * N_ACTIONS
-    allowed = result["allowed"].to_numpy(dtype=bool)
-    n_rows = np.bincount(key, minlength=size)
-    n_allowed = np.bincount(key[allowed], minlength=size)
-    removed = np.flatnonzero((n_rows > 0) & (n_allowed == 0))
-    n_rules = len(RULE_IDS)
-    rank = np.full(size, -1, dtype=np.int64)
-    rank[removed] = np.arange(len(removed))
-    r = rank[key]
     rule = result["removed_by"].cat.codes.to_numpy().astype(np.int64)
-    sel = (r >= 0) & (rule >= 0)
-    counts = np.bincount(r[sel] * n_rules + rule[sel], minlength=len(removed) * n_rules)
-    counts = counts.reshape(len(removed), n_rules)
-    order = np.argsort(-counts, axis=1, kind="stable")
-    ranked = np.where(np.take_along_axis(counts, order, axis=1) > 0, order, -1).astype(np.int8)
+    removed, ranked = _removed_rules(case, act, rule, n_cases)
+    n_rules = len(RULE_IDS)
     patterns, inverse = (
         np.unique(ranked, axis=0, return_inverse=True)
         if len(removed)
         else (np.zeros((0, n_rules), dtype=np.int8), np.zeros(0, dtype=np.int64))
     )
     labels = [",".join(RULE_IDS[i] for i in p if i >= 0) for p in patterns]
-    top = order[:, 0] if len(removed) else np.zeros(0, dtype=np.int64)
+    top = ranked[:, 0] if len(removed) else np.zeros(0, dtype=np.int8)
     return pd.DataFrame(
         {
             "case": removed // N_ACTIONS,
             "action": pd.Categorical.from_codes(removed % N_ACTIONS, dtype=ACTION_DTYPE),
             "removed_by": pd.Categorical.from_codes(top.astype(np.int8), dtype=RULE_DTYPE),
             "rules": pd.Categorical.from_codes(np.ravel(inverse), categories=labels),
-            "n_rows": n_rows[removed],
+            "n_rows": np.bincount(case * N_ACTIONS + act, minlength=n_cases * N_ACTIONS)[removed],
         }
     )
+
+
+def _removed_rules(
+    case: np.ndarray, act: np.ndarray, rule: np.ndarray, n_cases: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (case, action) keys (``case * N_ACTIONS + action``) with rows but none allowed, and
+    for each the rule codes that removed its rows, most rows first (ties: earlier rule), -1
+    padded. ``rule`` is the first failing rule of each row (-1 when allowed)."""
+    key = case * N_ACTIONS + act
+    size = n_cases * N_ACTIONS
+    n_rows = np.bincount(key, minlength=size)
+    n_allowed = np.bincount(key[rule < 0], minlength=size)
+    removed = np.flatnonzero((n_rows > 0) & (n_allowed == 0))
+    n_rules = len(RULE_IDS)
+    rank = np.full(size, -1, dtype=np.int64)
+    rank[removed] = np.arange(len(removed))
+    r = rank[key]
+    sel = (r >= 0) & (rule >= 0)
+    counts = np.bincount(r[sel] * n_rules + rule[sel], minlength=len(removed) * n_rules)
+    counts = counts.reshape(len(removed), n_rules)
+    order = np.argsort(-counts, axis=1, kind="stable")
+    ranked = np.where(np.take_along_axis(counts, order, axis=1) > 0, order, -1).astype(np.int8)
+    return removed, ranked
+
+
+def removal_reasons_arrays(
+    case: np.ndarray, act: np.ndarray, mask: np.ndarray, n_cases: int
+) -> list[dict[str, list[str]]]:
+    """:func:`removal_reasons` from arrays (``mask`` as returned by :func:`evaluate_arrays`)."""
+    removed, ranked = _removed_rules(
+        np.asarray(case, dtype=np.int64),
+        np.asarray(act, dtype=np.int64),
+        _FIRST_RULE[mask].astype(np.int64),
+        n_cases,
+    )
+    out: list[dict[str, list[str]]] = [{} for _ in range(n_cases)]
+    for key, rules in zip(removed.tolist(), ranked.tolist(), strict=True):
+        out[key // N_ACTIONS][ACTIONS[key % N_ACTIONS]] = [RULE_IDS[i] for i in rules if i >= 0]
+    return out
 
 
 def removal_reasons(result: pd.DataFrame, n_cases: int | None = None) -> list[dict[str, list[str]]]:
