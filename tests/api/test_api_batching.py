@@ -37,6 +37,9 @@ def test_concurrent_scores_match_lone_scores(client, sample_cases):
         assert b["explanations"] == a["explanations"]
     batcher = client.app.state.services.batcher
     assert batcher.items >= 24
+    m = client.get("/metrics").text
+    assert 'scoring_batched_requests_total{endpoint="/score"} 24' in m
+    assert 'scoring_batches_total{endpoint="/score"}' in m
 
 
 def test_concurrent_decisions_are_each_audited(client, sample_cases):

@@ -44,6 +44,8 @@ class Metrics:
         self._reviews = 0.0
         self._unknown: dict[str, float] = defaultdict(float)
         self._reloads: dict[str, float] = defaultdict(float)
+        self._batches: dict[str, float] = defaultdict(float)
+        self._batched: dict[str, float] = defaultdict(float)
         self._versions: dict[str, str] = {}
         self._ready = 0
 
@@ -70,6 +72,12 @@ class Metrics:
         with self._lock:
             for f in fields:
                 self._unknown[f] += 1
+
+    def count_batch(self, endpoint: str, requests: int) -> None:
+        """One micro-batch of ``requests`` requests run together."""
+        with self._lock:
+            self._batches[endpoint] += 1
+            self._batched[endpoint] += requests
 
     def count_reload(self, result: str) -> None:
         with self._lock:
@@ -128,6 +136,19 @@ class Metrics:
             )
             for f, v in sorted(self._unknown.items()):
                 out.append(f"scoring_unknown_values_total{_labels((('field', f),))} {_num(v)}")
+            family("scoring_batches_total", "counter", "Micro-batches run, by endpoint.")
+            for ep, v in sorted(self._batches.items()):
+                out.append(f"scoring_batches_total{_labels((('endpoint', ep),))} {_num(v)}")
+            family(
+                "scoring_batched_requests_total",
+                "counter",
+                "Requests served by micro-batches, by endpoint (divided by scoring_batches_total:"
+                " the mean batch size).",
+            )
+            for ep, v in sorted(self._batched.items()):
+                out.append(
+                    f"scoring_batched_requests_total{_labels((('endpoint', ep),))} {_num(v)}"
+                )
             family("scoring_model_reloads_total", "counter", "Model reloads by result.")
             for r, v in sorted(self._reloads.items()):
                 out.append(f"scoring_model_reloads_total{_labels((('result', r),))} {_num(v)}")

@@ -255,6 +255,7 @@ def _score_batch(
         for job, rs in zip(jobs, per_job, strict=True)
     ]
     _audited(lambda: audit.record_score_calls(rows))
+    services.metrics.count_batch("/score", len(jobs))
     services.metrics.count_unknown([u.field for r in results for u in r.unknown_values])
     return per_job
 
@@ -336,6 +337,7 @@ def _decide_batch(
                 }
             )
     _audited(lambda: audit.record_decisions(rows))
+    services.metrics.count_batch("/next-action", len(jobs))
     services.metrics.count_decisions(
         [r.action for r in results], sum(r.requires_review for r in results)
     )
