@@ -7,9 +7,11 @@ requests at once, and one-row LightGBM calls are 30-40x slower with a busy threa
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -26,6 +28,7 @@ from scoring.api.schemas import (
 from scoring.cases import Case, CaseSet
 from scoring.explain import Reason, reasons_summary
 from scoring.policy.calendar import time_zone
+from scoring.policy.recommend import _ns
 from scoring.service import Bundle, Scores, risk_grade, score_cases
 
 #: How each action reaches the debtor.
@@ -56,10 +59,11 @@ def _py(v: Any) -> Any:
     return v
 
 
-def _local(t: Any, department: str) -> Any:
-    if t is None or pd.isna(t):
-        return None
-    return pd.Timestamp(t).tz_convert(time_zone(department)).to_pydatetime()
+def _utc_datetimes(ns: np.ndarray) -> list[dt.datetime | None]:
+    """Aware UTC datetimes (None for NaT) of int64 UTC nanoseconds (microsecond precision)."""
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    nat = np.iinfo(np.int64).min
+    return [None if t == nat else epoch + dt.timedelta(microseconds=t // 1000) for t in ns.tolist()]
 
 
 def _contributions(reasons: list[Reason]) -> list[Contribution]:
@@ -163,23 +167,36 @@ def decide(
     values: pd.DataFrame = details["values"]
     removed: list[dict[str, list[str]]] = details["removed"]
     departments = cs.cases["department"].astype(str).tolist()
-    by_case = {int(k): g for k, g in values.groupby("case", sort=False)}
+    # options of each case, best first (plain arrays: a few rows per case)
+    v_case = values["case"].to_numpy(dtype=np.int64)
+    order = np.lexsort((-values["expected_value"].to_numpy(dtype=float), v_case))
+    cols = {
+        k: values[k].to_numpy()[order].tolist()
+        for k in ("expected_value", "uplift", "p_reach", "probability", "requires_review")
+    }
+    cols["action"] = values["action"].astype(str).to_numpy()[order].tolist()
+    cols["scheduled_at"] = _utc_datetimes(_ns(values["scheduled_at"])[order])
+    bounds = np.searchsorted(v_case[order], np.arange(len(cases) + 1))
+    rows = {k: dec[k].tolist() for k in dec.columns if k != "scheduled_at"}
+    rows["scheduled_at"] = _utc_datetimes(_ns(dec["scheduled_at"]))
     out = []
-    for i, (base, row) in enumerate(zip(scored, dec.to_dict("records"), strict=True)):
+    for i, base in enumerate(scored):
         dep = departments[i]
-        opts = by_case.get(i, values.iloc[:0]).sort_values("expected_value", ascending=False)
+        zone = ZoneInfo(time_zone(dep))
         options = [
             ActionOption(
-                action=str(o["action"]),
-                scheduled_at=_local(o["scheduled_at"], dep),
-                expected_value=float(o["expected_value"]),
-                uplift_vs_wait=_py(float(o["uplift"])) or 0.0,
-                p_reach=float(o["p_reach"]),
-                probability=float(o["probability"]),
-                requires_review=bool(o["requires_review"]),
+                action=cols["action"][j],
+                scheduled_at=None if cols["scheduled_at"][j] is None
+                else cols["scheduled_at"][j].astimezone(zone),
+                expected_value=float(cols["expected_value"][j]),
+                uplift_vs_wait=_py(float(cols["uplift"][j])) or 0.0,
+                p_reach=float(cols["p_reach"][j]),
+                probability=float(cols["probability"][j]),
+                requires_review=bool(cols["requires_review"][j]),
             )
-            for o in opts.to_dict("records")
-        ]
+            for j in range(bounds[i], bounds[i + 1])
+        ]  # fmt: skip
+        row = {k: v[i] for k, v in rows.items()}
         action = str(row["action"])
         tone = _py(row["tone"])
         inst = _py(row["installments"])
@@ -189,7 +206,9 @@ def decide(
                 decision_id=uuid.uuid4(),
                 action=action,
                 channel=CHANNELS.get(action),
-                scheduled_at=_local(row["scheduled_at"], dep),
+                scheduled_at=None
+                if row["scheduled_at"] is None
+                else row["scheduled_at"].astimezone(zone),
                 tone=tone,
                 template=f"{action}.{tone}.{base.lang}" if tone else None,
                 installments=int(inst) if inst is not None else None,
