@@ -200,3 +200,18 @@ def test_history_counts_disputes_outside_the_open_invoices(tables):
     cs = build_cases(t, "2026-02-01T10:00:00+01:00")
     row = cs.cases.set_index("debtor_id").loc["D3"]
     assert row["n_open_disputes_other"] == 1
+
+
+def test_a_cases_draw_does_not_depend_on_the_other_cases_of_its_batch(planted):
+    """Micro-batching puts unrelated requests together: the sampled action of a case must be the
+    one it gets alone (for instance next to a case whose as_of has fractional seconds)."""
+    tables, policy = planted
+    cases = build_cases(tables, "2025-11-03T18:00:00+01:00").to_cases()[:6]
+    odd = cases[0].model_copy(update={"as_of": cases[0].as_of + pd.Timedelta(milliseconds=250)})
+    for case in cases[1:]:
+        alone_cs = CaseSet.from_cases([case])
+        alone, _ = policy.recommend(alone_cs, features(alone_cs), seed=11)
+        both_cs = CaseSet.from_cases([odd, case])
+        both, _ = policy.recommend(both_cs, features(both_cs), seed=11)
+        pd.testing.assert_frame_equal(alone.iloc[[0]].reset_index(drop=True),
+                                      both.iloc[[1]].reset_index(drop=True))  # fmt: skip

@@ -305,7 +305,14 @@ def _ns(s: pd.Series) -> np.ndarray:
 
 
 def _uniforms(cs: CaseSet, seed: int | None) -> np.ndarray:
-    keys = cs.cases["debtor_id"].astype(str) + "|" + cs.cases["as_of"].astype(str) + f"|{seed or 0}"
+    # each case's key is formatted on its own (a column-wide format would let the other cases
+    # of a batch change it, e.g. one as_of with fractional seconds)
+    keys = [
+        f"{d}|{t}|{seed or 0}"
+        for d, t in zip(
+            cs.cases["debtor_id"].astype(str).tolist(), cs.cases["as_of"].tolist(), strict=True
+        )
+    ]
     return np.array(
         [
             int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "little") / 2**64
