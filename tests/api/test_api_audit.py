@@ -12,7 +12,7 @@ from api_fixtures import SAMPLE_DIR, case_json, headers
 from fastapi.testclient import TestClient
 
 from scoring.api.app import create_app
-from scoring.api.audit import AuditConfigError, AuditStore
+from scoring.api.audit import AuditConfigError, AuditStore, now_utc
 from scoring.api.commands import export_decisions
 from scoring.api.schemas import EXAMPLE_CASE
 from scoring.contract import read_raw_tables, validate_tables
@@ -45,6 +45,7 @@ def test_decisions_survive_a_restart(bundle, settings):
 
 def test_store_files_wal_and_key_permissions(client, settings):
     client.post("/score", json=EXAMPLE_CASE, headers=headers("scoring"))
+    client.app.state.services.audit.flush()  # /score summaries are written in the background
     home = settings.home
     key = home / "audit.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
@@ -144,3 +145,24 @@ def test_export_command(bundle, settings, tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+def test_score_summaries_are_written_in_the_background_and_flushed_on_close(settings):
+    store = AuditStore.from_settings(settings)
+    row = {
+        "call_id": "c1",
+        "called_at": now_utc(),
+        "request_id": "r1",
+        "api_key": "k",
+        "n_cases": 2,
+        "model_versions": {"default_risk": "1"},
+        "items": [],
+    }
+    store.queue_score_calls([row])
+    store.queue_score_calls([{**row, "call_id": "c2"}, {**row, "call_id": "c3"}])
+    store.close()  # flushes the queue
+    engine = sa.create_engine(store.url)
+    with engine.connect() as conn:
+        ids = [r[0] for r in conn.exec_driver_sql("SELECT call_id FROM score_calls").all()]
+    engine.dispose()
+    assert sorted(ids) == ["c1", "c2", "c3"]

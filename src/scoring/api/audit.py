@@ -1,7 +1,10 @@
 """The audit trail: every decision, every scoring call (summarised) and every reported outcome.
 
-Written with SQLAlchemy before the response leaves. The default store is SQLite in WAL mode
-with ``synchronous=FULL`` at ``<home>/audit.db``; ``SCORING_AUDIT_URL`` takes any SQLAlchemy
+Decisions and outcomes are written with SQLAlchemy before the response leaves; summaries of
+``/score`` calls (no decision is taken) are queued and written by a background thread within
+moments, in batches, so that scoring does not wait for a disk flush (they are flushed when the
+service stops). The default store is SQLite in WAL mode with ``synchronous=FULL`` at
+``<home>/audit.db``; ``SCORING_AUDIT_URL`` takes any SQLAlchemy
 URL (PostgreSQL for several replicas).
 
 Debtor ids are stored only as keyed hashes, HMAC-SHA256 with the key ``SCORING_AUDIT_KEY`` or,
@@ -18,15 +21,20 @@ import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import os
+import queue
 import secrets
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+log = logging.getLogger("scoring.audit")
 
 metadata = sa.MetaData()
 
@@ -142,6 +150,54 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+class _BackgroundWriter:
+    """A daemon thread that writes queued rows in batches with ``write(rows)``."""
+
+    def __init__(self, write) -> None:
+        self._write = write
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, rows: list[dict[str, Any]]) -> None:
+        self._queue.put(rows)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            batch = [first]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            rows = [r for b in batch if b is not None for r in b]
+            try:
+                if rows:
+                    self._write(rows)
+            except Exception:
+                log.exception("writing %d /score summaries to the audit trail failed", len(rows))
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+            if any(b is None for b in batch):
+                return
+
+    def flush(self, timeout: float) -> None:
+        done = threading.Event()
+
+        def wait() -> None:
+            self._queue.join()
+            done.set()
+
+        threading.Thread(target=wait, daemon=True).start()
+        done.wait(timeout)
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(30)
+
+
 class AuditStore:
     """Durable record of decisions, scoring calls and outcomes."""
 
@@ -152,6 +208,8 @@ class AuditStore:
         self.engine: Engine = self._engine(url)
         metadata.create_all(self.engine)
         self._check_key()
+        self._score_writer: _BackgroundWriter | None = None
+        self._writer_lock = threading.Lock()
 
     @staticmethod
     def _engine(url: str) -> Engine:
@@ -197,6 +255,8 @@ class AuditStore:
                 )
 
     def close(self) -> None:
+        if self._score_writer is not None:
+            self._score_writer.stop()
         self.engine.dispose()
 
     # ------------------------------------------------------------------------------
@@ -224,6 +284,24 @@ class AuditStore:
     def record_score_call(self, row: dict[str, Any]) -> None:
         """Insert the summary of a /score call (committed when this returns)."""
         self.record_score_calls([row])
+
+    def queue_score_calls(self, rows: list[dict[str, Any]]) -> None:
+        """Queue /score summaries for the background writer (see the module docstring)."""
+        if rows:
+            self._writer().put(rows)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every queued /score summary is written."""
+        w = self._score_writer
+        if w is not None:
+            w.flush(timeout)
+
+    def _writer(self) -> _BackgroundWriter:
+        if self._score_writer is None:
+            with self._writer_lock:
+                if self._score_writer is None:
+                    self._score_writer = _BackgroundWriter(self.record_score_calls)
+        return self._score_writer
 
     def record_score_calls(self, rows: list[dict[str, Any]]) -> None:
         """Insert the summaries of /score calls in one transaction (committed on return)."""

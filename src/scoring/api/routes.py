@@ -226,7 +226,8 @@ def _split(results: list, jobs: list[_Job]) -> list[list]:
 def _score_batch(
     services: Services, bundle: Bundle, lang, top_k: int, full: bool, jobs: list[_Job]
 ) -> list[list]:
-    """/score for the requests of a micro-batch: one scoring pass, one audit transaction."""
+    """/score for the requests of a micro-batch: one scoring pass; the call summaries go to the
+    audit trail's background writer."""
     _, _, results = responses.score(bundle, [c for j in jobs for c in j.cases], lang, top_k, full)
     per_job = _split(results, jobs)
     audit = services.audit
@@ -254,7 +255,7 @@ def _score_batch(
         }
         for job, rs in zip(jobs, per_job, strict=True)
     ]
-    _audited(lambda: audit.record_score_calls(rows))
+    audit.queue_score_calls(rows)  # summaries: written in the background (no decision)
     services.metrics.count_batch("/score", len(jobs))
     services.metrics.count_unknown([u.field for r in results for u in r.unknown_values])
     return per_job
