@@ -198,9 +198,10 @@ def payloads(home: Path) -> tuple[dict, dict, dict]:
     import pandas as pd
 
     from scoring import registry
+    from scoring.api import responses
     from scoring.cases import Case, CaseSet, build_cases
     from scoring.contract import load_tables
-    from scoring.features import features
+    from scoring.features import feature_arrays, feature_matrix, features
     from scoring.service import Bundle, score_cases
     from scoring.settings import get_settings
 
@@ -226,18 +227,31 @@ def payloads(home: Path) -> tuple[dict, dict, dict]:
         return (time.perf_counter() - t) / n * 1e3
 
     s = score_cases(bundle, one, num_threads=1)
+    arrays = feature_arrays(one)
+    mats = {
+        k: feature_matrix(arrays, m.feature_names, m.vocab) for k, m in bundle.risk_models.items()
+    }
+    validated = [Case.model_validate(case_json)]
     inproc = {
         "from_cases_ms": timed(lambda: CaseSet.from_cases([case])),
-        "features_ms": timed(lambda: features(one)),
+        "features_ms": timed(lambda: feature_arrays(one)),
         "both_models_treeshap_ms": timed(
             lambda: [
-                m.predict_with_contributions(X, num_threads=1) for m in bundle.risk_models.values()
+                m.predict_with_contributions(mats[k], num_threads=1)
+                for k, m in bundle.risk_models.items()
             ]
         ),
-        "default_model_predict_ms": timed(lambda: bundle.default_risk.predict_proba(X, 1)),
+        "default_model_predict_ms": timed(
+            lambda: bundle.default_risk.predict_proba(mats["default_risk"], 1)
+        ),
         "score_cases_ms": timed(lambda: score_cases(bundle, one, num_threads=1)),
         "policy_recommend_ms": timed(
             lambda: bundle.policy.recommend(one, s.X, num_threads=1, with_details=True), 20
+        ),
+        # the whole /score and /next-action work of one case without HTTP and audit
+        "score_response_ms": timed(lambda: responses.score(bundle, validated, None, 5, False)),
+        "decide_response_ms": timed(
+            lambda: responses.decide(bundle, validated, None, 5, False, True), 20
         ),
         "model_sizes": {k: m.info.get("trees") for k, m in bundle.risk_models.items()},
         "leaves": {k: m.info.get("leaves") for k, m in bundle.risk_models.items()},
@@ -373,6 +387,9 @@ def summary(res: dict) -> str:
         f"(default model predict alone {ip['default_model_predict_ms']:.1f}), "
         f"score_cases total {ip['score_cases_ms']:.1f}",
         f"- policy recommend (with details) {ip['policy_recommend_ms']:.1f}",
+        f"- the whole response without HTTP and audit: /score "
+        f"{ip.get('score_response_ms', float('nan')):.1f}, /next-action "
+        f"{ip.get('decide_response_ms', float('nan')):.1f}",
         f"- model sizes (trees): {ip['model_sizes']}, leaves: {ip['leaves']}",
         "",
     ]
