@@ -74,34 +74,51 @@ class Bundle:
         return {k: f"{v}" for k, v in self.versions.items() if v is not None}
 
 
-@dataclass
 class Scores:
-    """Scores and explanations of a CaseSet (row-aligned with its cases)."""
+    """Scores and explanations of a CaseSet (row-aligned with its cases).
 
-    X: pd.DataFrame
-    probability: dict[str, np.ndarray]
-    contributions: dict[str, np.ndarray]
-    base: dict[str, np.ndarray]
-    unknown: list[list[str]]
+    ``X`` (the feature frame) is built on first use from the feature arrays: answering
+    ``/score`` never needs it.
+    """
+
+    def __init__(
+        self,
+        arrays: dict[str, np.ndarray],
+        probability: dict[str, np.ndarray],
+        contributions: dict[str, np.ndarray],
+        base: dict[str, np.ndarray],
+        unknown: list[list[str]],
+    ) -> None:
+        self.arrays = arrays
+        self.probability = probability
+        self.contributions = contributions
+        self.base = base
+        self.unknown = unknown
+        self._X: pd.DataFrame | None = None
+
+    @property
+    def X(self) -> pd.DataFrame:
+        if self._X is None:
+            self._X = frame(self.arrays)
+        return self._X
 
     def reasons(self, bundle: Bundle, key: str, k: int, lang: str) -> list[list[Reason]]:
         model = bundle.risk_models[key]
         return top_reasons(
-            key, self.contributions[key], self.X, model.feature_names, k=k, lang=lang
+            key, self.contributions[key], self.arrays, model.feature_names, k=k, lang=lang
         )
 
 
 def score_cases(bundle: Bundle, cs: CaseSet, num_threads: int = 0) -> Scores:
     """Calibrated probabilities and exact TreeSHAP contributions for both risk models."""
     arrays = feature_arrays(cs)
-    X = frame(arrays)
     prob, contrib, base = {}, {}, {}
     for key, model in bundle.risk_models.items():
         M = feature_matrix(arrays, model.feature_names, model.vocab)
         prob[key], contrib[key], base[key] = model.predict_with_contributions(
-            X if M is None else M, num_threads=num_threads
+            frame(arrays) if M is None else M, num_threads=num_threads
         )
-    return Scores(X, prob, contrib, base, unknown_values(cs))
+    return Scores(arrays, prob, contrib, base, unknown_values(cs))
 
 
 def batch_decisions(
