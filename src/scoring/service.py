@@ -133,7 +133,7 @@ def batch_decisions(
     if bundle.policy is None:
         raise ValueError("the bundle has no policy model: train one with `scoring train`")
     s = score_cases(bundle, cs, num_threads=num_threads)
-    decisions, _ = bundle.policy.recommend(cs, s.X, explore=explore, num_threads=num_threads)
+    decisions, _ = bundle.policy.recommend(cs, s.arrays, explore=explore, num_threads=num_threads)
     reasons_default = s.reasons(bundle, "default_risk", k_reasons, lang)
     reasons_dispute = s.reasons(bundle, "dispute_risk", k_reasons, lang)
     texts = []

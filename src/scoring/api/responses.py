@@ -162,7 +162,7 @@ def decide(
         raise ValueError("the models in use have no policy: /next-action is unavailable")
     cs, s, scored = score(bundle, cases, lang, top_k, full_contributions)
     dec, details = bundle.policy.recommend(
-        cs, s.X, explore=explore, num_threads=NUM_THREADS, with_details=True
+        cs, s.arrays, explore=explore, num_threads=NUM_THREADS, with_details=True
     )
     values: pd.DataFrame = details["values"]
     removed: list[dict[str, list[str]]] = details["removed"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +73,11 @@ class Policy:
 
     # ------------------------------------------------------------------------------
     def action_values(
-        self, cs: CaseSet, X: pd.DataFrame, pairs: pd.DataFrame | None = None, num_threads: int = 0
+        self,
+        cs: CaseSet,
+        X: pd.DataFrame | Mapping[str, np.ndarray],
+        pairs: pd.DataFrame | None = None,
+        num_threads: int = 0,
     ) -> pd.DataFrame:
         """Expected value of every allowed action at its best slot, per case.
 
@@ -94,7 +99,7 @@ class Policy:
     def _values(
         self,
         cs: CaseSet,
-        X: pd.DataFrame,
+        X: pd.DataFrame | Mapping[str, np.ndarray],
         case: np.ndarray,
         act: np.ndarray,
         t: np.ndarray,
@@ -113,7 +118,7 @@ class Policy:
         day = local_days(local)
         wd = np.where(is_wait, 0, weekdays(day))
         hr = np.where(is_wait, 0, (local - day * NS_PER_DAY) // NS_PER_HOUR)
-        max_dpd = X["max_days_past_due"].to_numpy()[case]
+        max_dpd = np.asarray(X["max_days_past_due"])[case]
         names = np.asarray(ACTIONS, dtype=object)
         p_reach = np.where(
             is_wait,
@@ -156,10 +161,8 @@ class Policy:
                 "lead_hours": np.where(wait, np.nan, lead),
             }
         )
-        pred = self.value_model.predict(
-            X.iloc[case].reset_index(drop=True), slots, num_threads=num_threads
-        )
-        amount = X["open_amount"].to_numpy()[case]
+        pred = self.value_model.predict(_take(X, case), slots, num_threads=num_threads)
+        amount = np.asarray(X["open_amount"])[case]
         costs = np.array([cfg.costs[a] for a in ACTIONS])[act]
         paid_share = pred["paid_share"].to_numpy()
         p_dispute = pred["p_dispute"].to_numpy()
@@ -211,7 +214,7 @@ class Policy:
     def recommend(
         self,
         cs: CaseSet,
-        X: pd.DataFrame,
+        X: pd.DataFrame | Mapping[str, np.ndarray],
         explore: bool = True,
         seed: int | None = None,
         num_threads: int = 0,
@@ -250,7 +253,7 @@ class Policy:
             order = np.lexsort((-v["expected_value"], case))  # stable: first best row
             chosen = order[start]
         act = np.asarray(ACTIONS, dtype=object)[v["action"][chosen]]
-        dpd = X["max_days_past_due"].to_numpy()
+        dpd = np.asarray(X["max_days_past_due"])
         out = pd.DataFrame(
             {
                 "debtor_id": cs.cases["debtor_id"].to_numpy(),
@@ -260,9 +263,9 @@ class Policy:
                 "uplift": v["uplift"][chosen],
                 "propensity": prob[chosen],
                 "requires_review": v["requires_review"][chosen].astype(bool),
-                "tone": tone(act, dpd, X["n_formal_notices"].to_numpy()),
+                "tone": tone(act, dpd, np.asarray(X["n_formal_notices"])),
                 "installments": installments(
-                    act, X["open_amount"].to_numpy(), cs.cases["segment"].to_numpy()
+                    act, np.asarray(X["open_amount"]), cs.cases["segment"].to_numpy()
                 ),
             }
         )
@@ -283,6 +286,13 @@ class Policy:
                 )
             )
         return out, details
+
+
+def _take(X: pd.DataFrame | Mapping[str, np.ndarray], rows: np.ndarray):
+    """The feature rows ``rows`` of a feature frame or of feature arrays."""
+    if isinstance(X, pd.DataFrame):
+        return X.iloc[rows].reset_index(drop=True)
+    return {k: np.asarray(v)[rows] for k, v in X.items()}
 
 
 def _frame(v: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -18,6 +18,7 @@ The uplift of an action is its value minus the value of ``wait`` for the same ca
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.contract import ACTIONS
-from scoring.features import CATEGORICAL, FEATURE_BY_NAME, FEATURE_NAMES
+from scoring.features import CATEGORICAL, FEATURE_BY_NAME, FEATURE_NAMES, feature_matrix, frame
 from scoring.models.risk import as_matrix, prepare
 
 SLOT_FEATURES = ["action", "slot_weekday", "slot_hour", "lead_hours"]
@@ -76,11 +77,15 @@ def value_frame(X: pd.DataFrame, slots: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def value_matrix(X: pd.DataFrame, slots: pd.DataFrame) -> np.ndarray:
+def value_matrix(X: pd.DataFrame | Mapping[str, np.ndarray], slots: pd.DataFrame) -> np.ndarray:
     """The float matrix the value models see (as :func:`as_matrix` of :func:`value_frame`),
-    built without copying the case features into a new frame."""
+    built without copying the case features into a new frame. ``X``: the feature frame, or the
+    feature arrays of :func:`scoring.features.feature_arrays` (faster)."""
     vocab = _vocab()
-    cases = as_matrix(X, list(FEATURE_NAMES), {c: vocab[c] for c in CATEGORICAL})
+    cats = {c: vocab[c] for c in CATEGORICAL}
+    cases = None if isinstance(X, pd.DataFrame) else feature_matrix(X, list(FEATURE_NAMES), cats)
+    if cases is None:
+        cases = as_matrix(X if isinstance(X, pd.DataFrame) else frame(X), FEATURE_NAMES, cats)
     index = {a: i for i, a in enumerate(vocab["action"])}
     action = np.array([index.get(a, np.nan) for a in slots["action"]], dtype=np.float64)
     rest = [slots[c].to_numpy(dtype=np.float64) for c in SLOT_FEATURES if c != "action"]
@@ -218,7 +223,12 @@ class ActionValueModel:
         return grid
 
     # -- prediction ----------------------------------------------------------------
-    def predict(self, X: pd.DataFrame, slots: pd.DataFrame, num_threads: int = 0) -> pd.DataFrame:
+    def predict(
+        self,
+        X: pd.DataFrame | Mapping[str, np.ndarray],
+        slots: pd.DataFrame,
+        num_threads: int = 0,
+    ) -> pd.DataFrame:
         """paid_share, p_dispute, p_complaint for row-aligned (case features, slot) pairs."""
         F = value_matrix(X, slots)
 
