@@ -393,6 +393,16 @@ def test_true_action_values_and_ladder(world: SyntheticWorld, case_ids: list[str
     )
     diff = (v3["expected_reward"] - v2["expected_reward"])[v2["action"] == "letter"]
     assert np.allclose(diff, 98.5)
+    # a disjoint set of replicas: same rows, an independent estimate
+    v4 = world.true_action_values(
+        ids[:3], as_of, actions=["wait", "letter"], slots=slots, n_replicas=8, first_replica=9
+    )
+    assert v4[["debtor_id", "action", "scheduled_at"]].equals(
+        v3[["debtor_id", "action", "scheduled_at"]]
+    )
+    assert not np.allclose(v4["expected_reward"], v3["expected_reward"])
+    with pytest.raises(ValueError):
+        world.true_action_values(ids[:1], as_of, n_replicas=2, first_replica=0)
     lad = world.ladder_action(ids, as_of)
     assert lad["debtor_id"].tolist() == ids and lad["action"].isin(ACTIONS).all()
     contact = lad["action"] != "wait"

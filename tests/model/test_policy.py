@@ -215,3 +215,35 @@ def test_a_cases_draw_does_not_depend_on_the_other_cases_of_its_batch(planted):
         both, _ = policy.recommend(both_cs, features(both_cs), seed=11)
         pd.testing.assert_frame_equal(alone.iloc[[0]].reset_index(drop=True),
                                       both.iloc[[1]].reset_index(drop=True))  # fmt: skip
+
+
+def test_policy_benchmark_crossfit_oracle_removes_the_winners_curse():
+    """Many slots of equal true value: the in-sample maximum of noisy means is biased upwards,
+    the cross-fitted oracle is not."""
+    from scoring.policy.benchmark import crossfit_oracle
+
+    rng = np.random.default_rng(0)
+    n_debtors, n_slots = 400, 30
+    debtor = np.repeat([f"D{i:04d}" for i in range(n_debtors)], n_slots)
+    slot = pd.Timestamp("2026-01-05T09:00Z") + pd.to_timedelta(
+        np.tile(np.arange(n_slots), n_debtors), unit="h"
+    )
+    base = pd.DataFrame(
+        {
+            "debtor_id": debtor,
+            "action": "letter",
+            "scheduled_at": slot,
+            "p_dispute_or_complaint": 0.0,
+            "compliant": True,
+            "has_case": True,
+        }
+    )
+    a = base.assign(expected_reward=100.0 + rng.normal(0, 10, len(base)))
+    b = base.assign(expected_reward=100.0 + rng.normal(0, 10, len(base)))
+    in_sample = a.groupby("debtor_id")["expected_reward"].max().mean()
+    avg, oracle = crossfit_oracle(a, b)
+    assert in_sample > 115  # E max of 30 N(0, 10) is about 20
+    assert abs(oracle["value"].mean() - 100.0) < 1.5
+    assert np.allclose(avg["expected_reward"], (a["expected_reward"] + b["expected_reward"]) / 2)
+    with pytest.raises(ValueError):
+        crossfit_oracle(a, b.iloc[1:])

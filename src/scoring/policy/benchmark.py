@@ -7,6 +7,9 @@ set, the true expected 14-day reward (CONTRACT §3) of the learned policy (greed
 a chosen (action, slot) in the truth grid is :func:`lookup_true_value` (also used by
 ``benchmarks/bench_policy.py``'s logic).
 
+:func:`crossfit_oracle` values the oracle without the upward bias of taking a maximum of Monte
+Carlo means (its choice is made on one set of replicas and valued on another).
+
 :func:`held_out_evaluation` gives the off-policy estimates of a policy on the logged decisions
 after an instant; :func:`action_mix_by` the policy's action mix by segment or days past due.
 """
@@ -68,6 +71,39 @@ def lookup_true_value(
             )
         )
     return pd.DataFrame(rows, columns=["debtor_id", "action", "value", "harm", "compliant"])
+
+
+def crossfit_oracle(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Truth averaged over two independent replica sets, and the cross-fitted oracle.
+
+    ``a`` and ``b`` are outputs of ``true_action_values`` for the same debtors, instant and
+    slots on disjoint replicas (``first_replica``). The best compliant (action, slot) per case
+    picked on the Monte Carlo means of one set is an upward-biased estimate of its value on that
+    set (the maximum of noisy means); valued on the other set it is not. The oracle's choice is
+    made on each set and valued on the other, and the two are averaged. Returns the averaged
+    truth (same rows as ``a``) and, per debtor with a compliant row, ``value`` and ``harm``.
+    """
+    key = ["debtor_id", "action", "scheduled_at"]
+    if len(a) != len(b) or not a[key].reset_index(drop=True).equals(b[key].reset_index(drop=True)):
+        raise ValueError("the two truth tables do not list the same (case, action, slot) rows")
+    b = b.set_index(a.index)
+    avg = a.copy()
+    for c in ("expected_reward", "p_dispute_or_complaint"):
+        avg[c] = (a[c] + b[c]) / 2
+    ok = (a["has_case"] & a["compliant"]).to_numpy()
+    ca, cb = a[ok], b[ok]
+    pick_a = ca.groupby("debtor_id")["expected_reward"].idxmax()
+    pick_b = cb.groupby("debtor_id")["expected_reward"].idxmax()
+    ia = pick_a.to_numpy()
+    ib = pick_b.reindex(pick_a.index).to_numpy()
+    oracle = pd.DataFrame(
+        {
+            c: (b.loc[ia, col].to_numpy() + a.loc[ib, col].to_numpy()) / 2
+            for c, col in (("value", "expected_reward"), ("harm", "p_dispute_or_complaint"))
+        },
+        index=pick_a.index,
+    )
+    return avg, oracle
 
 
 @dataclass

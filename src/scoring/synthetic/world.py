@@ -354,6 +354,7 @@ class SyntheticWorld:
         costs: dict[str, float] | None = None,
         penalty: float = 50.0,
         n_replicas: int = 32,
+        first_replica: int = 1,
     ) -> pd.DataFrame:
         """True expected 14-day reward of each action at each slot, then the logging policy.
 
@@ -366,7 +367,13 @@ class SyntheticWorld:
         hour); by default each of the next 7 local days at 09:00, 12:00, 15:00 and 18:00,
         keeping slots after ``as_of``. ``wait`` gets one row with ``scheduled_at`` null.
         The ``compliant`` column says whether the action at that slot satisfies CONTRACT §4.
+
+        ``first_replica`` (>= 1) numbers the replicas ``first_replica .. first_replica +
+        n_replicas - 1``: two calls with disjoint ranges give independent estimates, e.g. to
+        value a per-case best action chosen on one set without the upward bias of the maximum.
         """
+        if first_replica < 1:
+            raise ValueError("first_replica must be >= 1 (replica 0 is the logged history)")
         acts = [ACTION_CODE[a] for a in (actions if actions is not None else ACTIONS)]
         cost = dict(DEFAULT_COSTS)
         if costs:
@@ -432,7 +439,7 @@ class SyntheticWorld:
             st = st_all
             # per unit x variant x replica
             units = np.repeat(np.arange(n), nv * K)
-            reps = np.tile(np.arange(1, K + 1), n * nv)
+            reps = np.tile(np.arange(first_replica, first_replica + K), n * nv)
             rst = st.take(sub[units], reps, self.seed)
             va = np.tile(np.repeat(var_act, K), n)
             vs = np.tile(np.repeat(var_slot, K), n)
