@@ -181,6 +181,11 @@ class PaymentHistory(_Strict):
     n_disputes_12m: int = Field(
         0, ge=0, description="Disputes raised in the 365 days before as_of."
     )
+    n_disputes_billing: int = Field(
+        0,
+        ge=0,
+        description="Of the disputes raised before as_of, those whose reason is billing_error.",
+    )
     n_legal: int = Field(0, ge=0, description="Invoices handed to litigation before as_of.")
     n_open_disputes_other: int = Field(
         0,
@@ -204,6 +209,8 @@ class PaymentHistory(_Strict):
             raise ValueError("late counts exceed paid counts")
         if self.last5_n_late > self.last5_n:
             raise ValueError("last5_n_late exceeds last5_n")
+        if self.n_disputes_billing > self.n_disputes:
+            raise ValueError("n_disputes_billing exceeds n_disputes")
         return self
 
 
@@ -413,6 +420,7 @@ _KINDS: dict[str, str] = {
     "n_paid_12m": "int", "n_paid_late_12m": "int", "last5_n": "int", "last5_n_late": "int",
     "n_disputes": "int", "n_disputes_12m": "int", "n_legal": "int", "n_paid_90d": "int",
     "n_paid_late_90d": "int", "mean_days_late_90d": "float", "n_open_disputes_other": "int",
+    "n_disputes_billing": "int",
 }  # fmt: skip
 _NAT = np.datetime64("NaT", "ns")
 
@@ -482,6 +490,7 @@ def _typed_cases(df: pd.DataFrame) -> pd.DataFrame:
         "n_paid_90d",
         "n_paid_late_90d",
         "n_open_disputes_other",
+        "n_disputes_billing",
     ):
         df[c] = pd.to_numeric(df[c]).fillna(0).astype("int64")
     return df.reset_index(drop=True)
@@ -574,6 +583,8 @@ def _history(m: pd.DataFrame, n: int) -> pd.DataFrame:
     disp = m[disp_mask]
     h["n_disputes"] = disp.groupby("rid").size()
     h["n_disputes_12m"] = disp[disp["dispute_date"] >= year_ago[disp_mask]].groupby("rid").size()
+    billing = (disp["dispute_reason"] == "billing_error").fillna(False).to_numpy(dtype=bool)
+    h["n_disputes_billing"] = disp[billing].groupby("rid").size()
     h["n_legal"] = m[issued_mask & (m["legal_date"] < day).fillna(False)].groupby("rid").size()
     unresolved = disp_mask & ~(m["dispute_resolved_date"] < day).fillna(False)
     unpaid = ~(m["paid_date"] < day).fillna(False)
@@ -584,7 +595,7 @@ def _history(m: pd.DataFrame, n: int) -> pd.DataFrame:
     ints = [
         "n_invoices", "n_paid", "n_paid_late", "n_paid_12m", "n_paid_late_12m", "last5_n",
         "last5_n_late", "n_disputes", "n_disputes_12m", "n_legal", "n_paid_90d", "n_paid_late_90d",
-        "n_open_disputes_other",
+        "n_open_disputes_other", "n_disputes_billing",
     ]  # fmt: skip
     h[ints] = h[ints].fillna(0).astype("int64")
     h["amount_paid_12m"] = h["amount_paid_12m"].fillna(0.0)

@@ -110,6 +110,14 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "paie en moyenne {d} jours après l'échéance",
         "pays {d} days after the due date on average",
     ),
+    "n_open_skipped": (
+        "{v} facture(s) échue(s) restée(s) impayée(s) malgré un paiement plus récent",
+        "{v} overdue invoice(s) left unpaid while a later payment was made",
+    ),
+    "n_disputes_billing": (
+        "{v} litige(s) passé(s) pour erreur de facturation",
+        "{v} past dispute(s) for a billing error",
+    ),
     "n_legal": ("{v} facture(s) passée(s) au contentieux", "{v} invoice(s) sent to litigation"),
     "n_formal_notices": ("{v} mise(s) en demeure récente(s)", "{v} recent formal notice(s)"),
 }

@@ -164,6 +164,48 @@ FEATURES: tuple[Feature, ...] = (
         unit="count",
     ),
     _f(
+        "n_open_undisputed",
+        "Factures ouvertes non contestées",
+        "Open invoices not disputed",
+        "open invoices without a dispute",
+        unit="count",
+    ),
+    _f(
+        "max_days_past_due_undisputed",
+        "Retard maximal hors litige",
+        "Days past due (undisputed)",
+        "days past due of the oldest open invoice without a dispute",
+        unit="days",
+    ),
+    _f(
+        "min_days_past_due_undisputed",
+        "Retard de la plus récente hors litige",
+        "Days past due of the newest undisputed",
+        "days past due of the most recently due open invoice without a dispute",
+        unit="days",
+    ),
+    _f(
+        "n_open_skipped",
+        "Factures sautées",
+        "Invoices skipped",
+        "open undisputed invoices already due when the debtor last paid (something else)",
+        unit="count",
+    ),
+    _f(
+        "share_open_skipped",
+        "Part sautée de l'encours",
+        "Skipped share of balance",
+        "amount of skipped invoices / open amount",
+        unit="share",
+    ),
+    _f(
+        "skip_days",
+        "Retard au dernier paiement",
+        "Overdue at last payment",
+        "days the oldest skipped invoice was past due when the debtor last paid",
+        unit="days",
+    ),
+    _f(
         "exposure_ratio",
         "Encours / plafond",
         "Balance / credit limit",
@@ -263,6 +305,20 @@ FEATURES: tuple[Feature, ...] = (
         "Disputes (12 months)",
         "disputes raised in the last 12 months",
         unit="count",
+    ),
+    _f(
+        "n_disputes_billing",
+        "Litiges pour erreur de facturation",
+        "Billing-error disputes",
+        "past disputes whose reason was a billing error",
+        unit="count",
+    ),
+    _f(
+        "billing_dispute_rate",
+        "Taux d'erreurs de facturation",
+        "Billing-error rate",
+        "past billing-error disputes per invoice issued",
+        unit="share",
     ),
     _f(
         "n_legal",
@@ -478,6 +534,7 @@ def feature_arrays(cs: CaseSet) -> dict[str, np.ndarray]:
     out["open_amount"] = open_amount
     out["overdue_amount"] = np.bincount(ic, weights=amount * overdue, minlength=n)
     hist = {k: _num(c[k]) for k in _HISTORY_NUMERIC}
+    last_paid = _days(c["last_payment_date"])
     with np.errstate(invalid="ignore", divide="ignore"):
         out["share_overdue"] = out["overdue_amount"] / open_amount
         out["max_days_past_due"] = _per_case(dpd, ic, n, "max")
@@ -495,6 +552,19 @@ def feature_arrays(cs: CaseSet) -> dict[str, np.ndarray]:
             np.bincount(ic, weights=disputed.astype(float), minlength=n)
             + hist["n_open_disputes_other"]
         )
+        # undisputed open invoices; "skipped" ones were already due when the debtor last
+        # paid: paying other invoices but not this one points to a problem with it
+        undisp = np.isnan(_days(inv["dispute_date"]))
+        out["n_open_undisputed"] = np.bincount(ic, weights=undisp.astype(float), minlength=n)
+        out["max_days_past_due_undisputed"] = _per_case(np.where(undisp, dpd, np.nan), ic, n, "max")
+        out["min_days_past_due_undisputed"] = _per_case(np.where(undisp, dpd, np.nan), ic, n, "min")
+        gap = last_paid[ic] - _days(inv["due_date"])
+        skipped = undisp & (gap > 0)
+        out["n_open_skipped"] = np.bincount(ic, weights=skipped.astype(float), minlength=n)
+        out["share_open_skipped"] = (
+            np.bincount(ic, weights=amount * skipped, minlength=n) / open_amount
+        )
+        out["skip_days"] = _per_case(np.where(skipped, gap, np.nan), ic, n, "max")
         out["exposure_ratio"] = np.where(
             limit > 0, open_amount / np.where(limit > 0, limit, 1.0), np.nan
         )
@@ -520,8 +590,10 @@ def feature_arrays(cs: CaseSet) -> dict[str, np.ndarray]:
         out["n_disputes"] = hist["n_disputes"]
         out["dispute_rate"] = np.where(n_inv > 0, out["n_disputes"] / n_inv, np.nan)
         out["n_disputes_12m"] = hist["n_disputes_12m"]
+        out["n_disputes_billing"] = hist["n_disputes_billing"]
+        out["billing_dispute_rate"] = np.where(n_inv > 0, out["n_disputes_billing"] / n_inv, np.nan)
         out["n_legal"] = hist["n_legal"]
-        out["days_since_last_payment"] = day - _days(c["last_payment_date"])
+        out["days_since_last_payment"] = day - last_paid
         out["amount_paid_12m"] = hist["amount_paid_12m"]
 
     act = cs.actions
@@ -571,7 +643,7 @@ _HISTORY_NUMERIC = (
     "n_open_disputes_other", "mean_invoice_amount", "n_paid", "n_paid_12m", "n_invoices",
     "n_paid_late", "n_paid_late_12m", "n_paid_90d", "n_paid_late_90d", "mean_days_late_90d",
     "mean_days_late", "max_days_late", "last5_n", "last5_n_late", "n_disputes", "n_disputes_12m",
-    "n_legal", "amount_paid_12m",
+    "n_legal", "amount_paid_12m", "n_disputes_billing",
 )  # fmt: skip
 
 

@@ -159,6 +159,31 @@ def test_features_of_a_hand_made_case(tables):
     assert list(X.drop(columns="debtor", errors="ignore").columns) == FEATURE_NAMES
 
 
+def test_skipped_invoices_and_billing_disputes(tables):
+    # 2026-02-15: D2 paid I4 on 2026-02-10 while I5 (due 2026-01-20) stayed unpaid: skipped
+    cs = build_cases(tables, "2026-02-15T10:00:00+01:00")
+    X = features(cs).assign(debtor=cs.debtor_ids.to_numpy()).set_index("debtor")
+    d2 = X.loc["D2"]
+    assert d2["n_open_undisputed"] == 1 and d2["n_open_skipped"] == 1
+    assert d2["share_open_skipped"] == 1.0
+    assert d2["skip_days"] == 21  # 2026-01-20 -> 2026-02-10
+    assert d2["max_days_past_due_undisputed"] == d2["min_days_past_due_undisputed"] == 26
+    # D1 last paid (2025-10-20) before its open invoices were due: nothing skipped; its
+    # billing-error dispute on I2 (2026-02-05) is known and I2 no longer counts as undisputed
+    d1 = X.loc["D1"]
+    assert d1["n_open_skipped"] == 0 and np.isnan(d1["skip_days"])
+    assert d1["n_open_undisputed"] == 1 and d1["max_days_past_due_undisputed"] == 5  # I3
+    assert d1["n_disputes_billing"] == 1 and d1["billing_dispute_rate"] == pytest.approx(1 / 3)
+    # 2026-03-10: I5 is now disputed (quality, 2026-03-01): no longer skipped, and not a
+    # billing error
+    cs = build_cases(tables, "2026-03-10T10:00:00+01:00")
+    X = features(cs).assign(debtor=cs.debtor_ids.to_numpy()).set_index("debtor")
+    d2 = X.loc["D2"]
+    assert d2["n_open_skipped"] == 0 and d2["n_open_undisputed"] == 0
+    assert np.isnan(d2["min_days_past_due_undisputed"])
+    assert d2["n_disputes_billing"] == 0 and X.loc["D2", "n_open_disputes"] == 1
+
+
 def test_every_feature_has_labels():
     for f in FEATURES:
         assert f.label_fr and f.label_en and f.description
@@ -186,6 +211,9 @@ def test_case_model_rejects_incoherent_input():
     debtor = dict(body["debtor"], sector=None)
     with pytest.raises(ValueError, match="sector is required"):
         Case.model_validate({**body, "debtor": debtor})
+    history = dict(body["history"], n_disputes_billing=body["history"]["n_disputes"] + 1)
+    with pytest.raises(ValueError, match="n_disputes_billing exceeds"):
+        Case.model_validate({**body, "history": history})
 
 
 def test_as_of_must_be_aware(tables):
