@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import numpy as np
@@ -296,21 +295,70 @@ def as_of_day(as_of: pd.Timestamp | pd.Series) -> pd.Timestamp | pd.Series:
     return ts.tz_convert(REFERENCE_TZ).tz_localize(None).normalize()
 
 
-@dataclass
 class CaseSet:
     """Many cases in columnar form.
 
     ``cases``: one row per case (``as_of`` UTC, debtor columns, history columns);
     ``invoices``: open invoices, column ``case`` = row position in ``cases``;
     ``actions``: recent actions, column ``case`` likewise.
+
+    :meth:`column` gives any column as a plain numpy array (the form of :data:`_KINDS`), which
+    is what the features, the rules and the policy read. A set built by :meth:`from_cases` (the
+    API path) holds those arrays and builds its data frames only if something asks for them.
     """
 
-    cases: pd.DataFrame
-    invoices: pd.DataFrame
-    actions: pd.DataFrame
+    _TABLES = ("cases", "invoices", "actions")
+
+    def __init__(
+        self,
+        cases: pd.DataFrame | None,
+        invoices: pd.DataFrame | None,
+        actions: pd.DataFrame | None,
+        *,
+        columns: dict[str, dict[str, np.ndarray]] | None = None,
+    ) -> None:
+        self._frames: dict[str, pd.DataFrame | None] = {
+            "cases": cases,
+            "invoices": invoices,
+            "actions": actions,
+        }
+        self._columns: dict[str, dict[str, np.ndarray]] = columns or {t: {} for t in self._TABLES}
+        if any(f is None for f in self._frames.values()) and columns is None:
+            raise ValueError("a CaseSet needs its three tables, or their columns")
+
+    def _frame_of(self, table: str) -> pd.DataFrame:
+        f = self._frames[table]
+        if f is None:
+            f = self._frames[table] = _frame_from_columns(self._columns[table], _TABLE_COLS[table])
+        return f
+
+    @property
+    def cases(self) -> pd.DataFrame:
+        return self._frame_of("cases")
+
+    @property
+    def invoices(self) -> pd.DataFrame:
+        return self._frame_of("invoices")
+
+    @property
+    def actions(self) -> pd.DataFrame:
+        return self._frame_of("actions")
+
+    def column(self, table: str, name: str) -> np.ndarray:
+        """A column as a numpy array: strings as objects (None when missing), numbers as
+        float64 / int64, booleans as bool (``purchase_order_ref``: float, NaN when unknown),
+        dates as naive ``datetime64[ns]``, instants as int64 UTC nanoseconds (``NAT`` when
+        missing). Read-only: it may be shared."""
+        cols = self._columns[table]
+        v = cols.get(name)
+        if v is None:
+            v = cols[name] = _canonical(self._frames[table][name], _KINDS[name])
+            v.flags.writeable = False
+        return v
 
     def __len__(self) -> int:
-        return len(self.cases)
+        f = self._frames["cases"]
+        return len(f) if f is not None else len(self._columns["cases"]["as_of"])
 
     @property
     def debtor_ids(self) -> pd.Series:
@@ -363,11 +411,15 @@ class CaseSet:
                 r = a.model_dump()
                 r["case"] = i
                 act_rows.append(r)
-        return cls(
-            _frame(rows, ["as_of", *DEBTOR_COLS, *HISTORY_COLS]),
-            _frame(inv_rows, ["case", *INVOICE_COLS]),
-            _frame(act_rows, ["case", *ACTION_COLS]),
-        )
+        columns = {
+            "cases": _arrays(rows, _TABLE_COLS["cases"]),
+            "invoices": _arrays(inv_rows, _TABLE_COLS["invoices"]),
+            "actions": _arrays(act_rows, _TABLE_COLS["actions"]),
+        }
+        for table in columns.values():
+            for v in table.values():
+                v.flags.writeable = False
+        return cls(None, None, None, columns=columns)
 
     def to_cases(self) -> list[Case]:
         """Pydantic :class:`Case` objects (for the API, examples and tests)."""
@@ -423,16 +475,21 @@ _KINDS: dict[str, str] = {
     "n_disputes_billing": "int",
 }  # fmt: skip
 _NAT = np.datetime64("NaT", "ns")
+_TABLE_COLS = {
+    "cases": ["as_of", *DEBTOR_COLS, *HISTORY_COLS],
+    "invoices": ["case", *INVOICE_COLS],
+    "actions": ["case", *ACTION_COLS],
+}
 
 
-def _frame(records: list[dict], columns: list[str]) -> pd.DataFrame:
-    """A typed frame straight from model dumps (the API path: a few rows, no conversions)."""
+def _arrays(records: list[dict], columns: list[str]) -> dict[str, np.ndarray]:
+    """Columns (the form of :meth:`CaseSet.column`) straight from model dumps (the API path)."""
     cols = {}
     for c in columns:
         vals = [r.get(c) for r in records]
         kind = _KINDS[c]
         if kind == "str":
-            cols[c] = pd.array(vals, dtype="string")
+            cols[c] = np.array(vals, dtype=object)
         elif kind == "float":
             cols[c] = np.array([np.nan if v is None else v for v in vals], dtype="float64")
         elif kind == "int":
@@ -440,21 +497,63 @@ def _frame(records: list[dict], columns: list[str]) -> pd.DataFrame:
         elif kind == "bool":
             cols[c] = np.array([bool(v) for v in vals], dtype=bool)
         elif kind == "boolean":
-            cols[c] = pd.array(vals, dtype="boolean")
+            cols[c] = np.array([np.nan if v is None else float(v) for v in vals], dtype="float64")
         elif kind == "date":
             cols[c] = np.array(
                 [_NAT if v is None else np.datetime64(v, "ns") for v in vals],
                 dtype="datetime64[ns]",
             )
-        else:  # tz-aware timestamps, stored UTC
-            ns = [
-                _NAT
-                if v is None
-                else np.datetime64(pd.Timestamp(v).tz_convert("UTC").tz_localize(None), "ns")
-                for v in vals
-            ]
-            cols[c] = pd.DatetimeIndex(np.array(ns, dtype="datetime64[ns]")).tz_localize("UTC")
-    return pd.DataFrame(cols, columns=columns)
+        else:  # tz-aware instants, as int64 UTC nanoseconds
+            cols[c] = np.array(
+                [_NAT_NS if v is None else _utc_ns_of(v) for v in vals], dtype=np.int64
+            )
+    return cols
+
+
+def _utc_ns_of(v) -> int:
+    if isinstance(v, dt.datetime):
+        if v.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        delta = v - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+    return pd.Timestamp(v).tz_convert("UTC").as_unit("ns").value
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_NAT_NS = np.iinfo(np.int64).min
+
+
+def _frame_from_columns(cols: dict[str, np.ndarray], columns: list[str]) -> pd.DataFrame:
+    """The typed data frame of :meth:`CaseSet.column` arrays."""
+    out = {}
+    for c in columns:
+        v, kind = cols[c], _KINDS[c]
+        if kind == "str":
+            out[c] = pd.array(v, dtype="string")
+        elif kind == "boolean":
+            out[c] = pd.array([pd.NA if np.isnan(x) else bool(x) for x in v], dtype="boolean")
+        elif kind == "ts":
+            out[c] = pd.DatetimeIndex(v.view("datetime64[ns]")).tz_localize("UTC")
+        else:
+            out[c] = v.copy()
+    return pd.DataFrame(out, columns=columns)
+
+
+def _canonical(col: pd.Series, kind: str) -> np.ndarray:
+    """A data frame column in the form of :meth:`CaseSet.column`."""
+    if kind == "str":
+        return col.to_numpy(dtype=object, na_value=None)
+    if kind in ("float", "boolean"):
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    if kind == "int":
+        return col.to_numpy(dtype=np.int64)
+    if kind == "bool":
+        return col.to_numpy(dtype=bool, na_value=False)
+    if kind == "date":
+        return col.to_numpy(dtype="datetime64[ns]")
+    if not len(col):
+        return np.zeros(0, dtype=np.int64)
+    return col.array.as_unit("ns").asi8  # int64 instants are UTC whatever the zone
 
 
 def _typed_cases(df: pd.DataFrame) -> pd.DataFrame:

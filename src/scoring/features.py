@@ -445,7 +445,7 @@ def unknown_values(cs: CaseSet) -> list[list[str]]:
     """Per case, the fields whose value was never seen in the vocabulary (scored as unknown)."""
     known = set(SECTORS)
     return [
-        ["sector"] if s is not None and s not in known else [] for s in _str(cs.cases["sector"])
+        ["sector"] if s is not None and s not in known else [] for s in cs.column("cases", "sector")
     ]
 
 
@@ -470,27 +470,35 @@ def _last_per_case(values: np.ndarray, case: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-# -- columns as plain numpy arrays (a few microseconds each, whatever the dtype) ----------
-def _str(col: pd.Series) -> np.ndarray:
-    """Object array of strings, None for every kind of missing value."""
-    return col.to_numpy(dtype=object, na_value=None)
+# -- columns, as :meth:`CaseSet.column` gives them ----------------------------------------
+class _Table:
+    """``table[name]``: a column of a case set as a numpy array (see :meth:`CaseSet.column`)."""
+
+    def __init__(self, cs: CaseSet, table: str) -> None:
+        self._cs, self._table = cs, table
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._cs.column(self._table, name)
 
 
-def _num(col: pd.Series) -> np.ndarray:
-    return col.to_numpy(dtype=np.float64, na_value=np.nan)
+def _str(v: np.ndarray) -> np.ndarray:
+    """Object array of strings, None when missing."""
+    return v
 
 
-def _days(col: pd.Series) -> np.ndarray:
-    """Day numbers (float, NaN when missing) of a naive date column."""
-    v = col.to_numpy(dtype="datetime64[D]")
-    return np.where(np.isnat(v), np.nan, v.astype(np.int64).astype(np.float64))
+def _num(v: np.ndarray) -> np.ndarray:
+    return v.astype(np.float64, copy=False)
 
 
-def _utc(col: pd.Series) -> np.ndarray:
-    """int64 UTC nanoseconds of a tz-aware column (``NAT`` when missing)."""
-    if not len(col):
-        return np.zeros(0, dtype=np.int64)
-    return col.array.as_unit("ns").asi8  # int64 instants are UTC whatever the zone
+def _days(v: np.ndarray) -> np.ndarray:
+    """Day numbers (float, NaN when missing) of naive dates."""
+    d = v.astype("datetime64[D]")
+    return np.where(np.isnat(d), np.nan, d.astype(np.int64).astype(np.float64))
+
+
+def _utc(v: np.ndarray) -> np.ndarray:
+    """int64 UTC nanoseconds (``NAT`` when missing)."""
+    return v
 
 
 def _paris_days(utc_ns: np.ndarray) -> np.ndarray:
@@ -503,8 +511,8 @@ def feature_arrays(cs: CaseSet) -> dict[str, np.ndarray]:
     """Every feature of every case as a numpy array: float64 for numeric features, int16
     vocabulary codes for categorical ones. :func:`features` and :func:`feature_matrix` wrap it.
     """
-    c = cs.cases
-    n = len(c)
+    c = _Table(cs, "cases")
+    n = len(cs)
     as_of = _utc(c["as_of"])
     day = _paris_days(as_of)
     out: dict[str, np.ndarray] = {}
@@ -522,10 +530,10 @@ def feature_arrays(cs: CaseSet) -> dict[str, np.ndarray]:
     limit = _num(c["credit_limit"])
     out["credit_limit"] = limit
     out["external_score"] = _num(c["external_score"])
-    out["n_consents"] = sum(c[k].to_numpy(dtype=np.float64) for k in _CONSENTS) + np.zeros(n)
+    out["n_consents"] = sum(c[k].astype(np.float64) for k in _CONSENTS) + np.zeros(n)
 
-    inv = cs.invoices
-    ic = inv["case"].to_numpy(dtype=np.int64)
+    inv = _Table(cs, "invoices")
+    ic = inv["case"]
     dpd = day[ic] - _days(inv["due_date"])
     amount = _num(inv["amount"])
     overdue = dpd > 0
@@ -596,8 +604,8 @@ def feature_arrays(cs: CaseSet) -> dict[str, np.ndarray]:
         out["days_since_last_payment"] = day - last_paid
         out["amount_paid_12m"] = hist["amount_paid_12m"]
 
-    act = cs.actions
-    ac = act["case"].to_numpy(dtype=np.int64)
+    act = _Table(cs, "actions")
+    ac = act["case"]
     decided = _utc(act["decided_at"])
     # whole seconds between the decision and as_of, as the frame arithmetic truncates them
     gap = as_of[ac] - decided

@@ -166,7 +166,7 @@ def decide(
     )
     values: pd.DataFrame = details["values"]
     removed: list[dict[str, list[str]]] = details["removed"]
-    departments = cs.cases["department"].astype(str).tolist()
+    departments = [str(d) for d in cs.column("cases", "department").tolist()]
     # options of each case, best first (plain arrays: a few rows per case)
     v_case = values["case"].to_numpy(dtype=np.int64)
     order = np.lexsort((-values["expected_value"].to_numpy(dtype=float), v_case))

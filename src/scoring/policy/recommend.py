@@ -9,6 +9,7 @@ the service's own decisions can train the next policy without bias.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping
@@ -112,8 +113,7 @@ class Policy:
         ok = mask == 0
         case, act, t, review = case[ok], np.asarray(act, dtype=np.int64)[ok], t[ok], review[ok]
         is_wait = act == WAIT
-        c = cs.cases
-        tz = tz_codes(c["department"])
+        tz = tz_codes(cs.column("cases", "department"))
         local = utc_to_local_ns(t, tz[case])
         day = local_days(local)
         wd = np.where(is_wait, 0, weekdays(day))
@@ -124,14 +124,14 @@ class Policy:
             is_wait,
             1.0,
             self.value_model.reach(
-                c["segment"].to_numpy(dtype=object)[case],
+                cs.column("cases", "segment")[case],
                 names[np.where(is_wait, ACTIONS.index("email_reminder"), act)],
                 wd,
                 hr,
                 max_dpd,
             ),
         )
-        as_of = _ns(c["as_of"])
+        as_of = cs.column("cases", "as_of")
         lead = np.where(is_wait, np.nan, (t - as_of[case]) / NS_PER_HOUR)
         # best slot per (case, action): highest reachability, then earliest
         order = np.lexsort((np.where(is_wait, np.inf, lead), -p_reach, act, case))
@@ -256,7 +256,7 @@ class Policy:
         dpd = np.asarray(X["max_days_past_due"])
         out = pd.DataFrame(
             {
-                "debtor_id": cs.cases["debtor_id"].to_numpy(),
+                "debtor_id": cs.column("cases", "debtor_id"),
                 "action": act.astype(str),
                 "scheduled_at": _utc_index(v["scheduled_at"][chosen]),
                 "expected_value": v["expected_value"][chosen],
@@ -265,7 +265,7 @@ class Policy:
                 "requires_review": v["requires_review"][chosen].astype(bool),
                 "tone": tone(act, dpd, np.asarray(X["n_formal_notices"])),
                 "installments": installments(
-                    act, np.asarray(X["open_amount"]), cs.cases["segment"].to_numpy()
+                    act, np.asarray(X["open_amount"]), cs.column("cases", "segment")
                 ),
             }
         )
@@ -316,11 +316,14 @@ def _ns(s: pd.Series) -> np.ndarray:
 
 def _uniforms(cs: CaseSet, seed: int | None) -> np.ndarray:
     # each case's key is formatted on its own (a column-wide format would let the other cases
-    # of a batch change it, e.g. one as_of with fractional seconds)
+    # of a batch change it, e.g. one as_of with fractional seconds): "2026-03-07 08:00:00+00:00"
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     keys = [
-        f"{d}|{t}|{seed or 0}"
+        f"{d}|{epoch + dt.timedelta(microseconds=t // 1000)}|{seed or 0}"
         for d, t in zip(
-            cs.cases["debtor_id"].astype(str).tolist(), cs.cases["as_of"].tolist(), strict=True
+            cs.column("cases", "debtor_id").tolist(),
+            cs.column("cases", "as_of").tolist(),
+            strict=True,
         )
     ]
     return np.array(

@@ -109,14 +109,13 @@ def _action_vector(spec: ActionSet | tuple[str, ...]) -> np.ndarray:
     return np.array([a in members for a in ACTIONS], dtype=bool)
 
 
-def action_codes(actions: pd.Series) -> np.ndarray:
+def action_codes(actions: pd.Series | np.ndarray) -> np.ndarray:
     """Index into :data:`ACTIONS` of each action (raises on an unknown action)."""
     if isinstance(actions.dtype, pd.CategoricalDtype) and tuple(actions.cat.categories) == ACTIONS:
         codes = actions.cat.codes.to_numpy()
     elif len(actions) <= 64:  # a few rows (the API): a dictionary lookup beats pandas
-        codes = np.array(
-            [_ACTION_INDEX.get(a, -1) for a in actions.to_numpy(dtype=object)], dtype=np.int64
-        )
+        values = actions if isinstance(actions, np.ndarray) else actions.to_numpy(dtype=object)
+        codes = np.array([_ACTION_INDEX.get(a, -1) for a in values], dtype=np.int64)
     else:
         codes = pd.Categorical(actions, categories=list(ACTIONS)).codes
     if (codes < 0).any():
@@ -136,12 +135,9 @@ def _utc_ns(s: pd.Series) -> np.ndarray:
     return s.array.as_unit("ns").asi8  # int64 instants are UTC whatever the zone
 
 
-def _date_days(s: pd.Series) -> np.ndarray:
-    """Day numbers of a naive date column (NaT -> ``NAT``)."""
-    if s.dtype.kind == "M":  # naive datetime64 (the case tables): no conversion needed
-        return s.to_numpy(dtype="datetime64[D]").astype(np.int64)  # NaT -> NAT
-    v = pd.to_datetime(s).dt.as_unit("ns").array.asi8
-    return np.where(v == NAT, NAT, np.floor_divide(v, NS_PER_DAY))
+def _days_of(v: np.ndarray) -> np.ndarray:
+    """Day numbers of naive ``datetime64`` values (NaT -> ``NAT``)."""
+    return v.astype("datetime64[D]").astype(np.int64)
 
 
 def _hours_table(rule: HoursRule) -> np.ndarray:
@@ -218,37 +214,44 @@ class CaseFacts:
 def case_facts(cs: CaseSet, config: PolicyConfig) -> CaseFacts:
     """Compute the per-case facts of the rules (vectorised over cases and their logs)."""
     rc = config.compliance
-    c = cs.cases
-    n = len(c)
-    as_of = _utc_ns(c["as_of"])
-    tz = tz_codes(c["department"])
+
+    def c(name: str) -> np.ndarray:
+        return cs.column("cases", name)
+
+    n = len(cs)
+    as_of = c("as_of")
+    tz = tz_codes(c("department"))
     day0 = local_days(utc_to_local_ns(as_of, tz))
     n_offsets = rc.horizon.days + 2  # local days 0..horizon+1 after as_of (DST margin)
 
     consent_ok = np.ones((n, N_ACTIONS), dtype=bool)
     for action, flag in rc.consent.required.items():
-        consent_ok[:, ACTIONS.index(action)] = c[flag].to_numpy(dtype=bool, na_value=False)
+        consent_ok[:, ACTIONS.index(action)] = c(flag)
 
-    inv = cs.invoices
-    icase = inv["case"].to_numpy(dtype=np.int64)
+    def inv(name: str) -> np.ndarray:
+        return cs.column("invoices", name)
+
+    icase = inv("case")
     oldest_due = np.full(n, _FAR, dtype=np.int64)
-    due = _date_days(inv["due_date"])
+    due = _days_of(inv("due_date"))
     ok = due != NAT
     np.minimum.at(oldest_due, icase[ok], due[ok])
     open_dispute = np.zeros(n, dtype=bool)
-    disputed = (_date_days(inv["dispute_date"]) != NAT) & (
-        _date_days(inv["dispute_resolved_date"]) == NAT
+    disputed = (_days_of(inv("dispute_date")) != NAT) & (
+        _days_of(inv("dispute_resolved_date")) == NAT
     )
     open_dispute[icase[disputed]] = True
     # unresolved disputes on the debtor's other invoices (not yet due, in litigation) count too
-    open_dispute |= cs.cases["n_open_disputes_other"].to_numpy() > 0
+    open_dispute |= c("n_open_disputes_other") > 0
 
     # the actions log: contacts, their instant and local day
-    a = cs.actions
-    acase = a["case"].to_numpy(dtype=np.int64)
-    acode = action_codes(a["action"]) if len(a) else np.zeros(0, dtype=np.int64)
-    when = _utc_ns(a["scheduled_at"])
-    decided = _utc_ns(a["decided_at"])
+    def a(name: str) -> np.ndarray:
+        return cs.column("actions", name)
+
+    acase = a("case")
+    acode = action_codes(a("action")) if len(acase) else np.zeros(0, dtype=np.int64)
+    when = a("scheduled_at")
+    decided = a("decided_at")
     when = np.where(when == NAT, decided, when)
     is_contact = (acode != WAIT) & (when != NAT)
     acase, acode, when = acase[is_contact], acode[is_contact], when[is_contact]
@@ -269,24 +272,24 @@ def case_facts(cs: CaseSet, config: PolicyConfig) -> CaseFacts:
     legal = rc.legal_prerequisites
     notice = acode == ACTIONS.index(legal.notice_action)
     if legal.no_payment_since_notice:
-        last_paid = _date_days(c["last_payment_date"])[acase]
+        last_paid = _days_of(c("last_payment_date"))[acase]
         notice &= (last_paid == NAT) | (last_paid < aday)
     first_notice = np.full(n, _FAR, dtype=np.int64)
     np.minimum.at(first_notice, acase[notice], aday[notice])
     legal_ready = first_notice + legal.min_days_after_notice
 
     rel_rule = rc.reliable_customer
-    years = _full_years(_date_days(c["customer_since"]), day0)
-    late = c["n_paid_late_12m"].fillna(0).to_numpy(dtype=np.int64)
+    years = _full_years(_days_of(c("customer_since")), day0)
+    late = c("n_paid_late_12m")
     reliable = (years >= rel_rule.min_relationship_years) & (late <= rel_rule.max_paid_late_12m)
 
     return CaseFacts(
         n=n,
         as_of=as_of,
         tz=tz,
-        holiday_group=holiday_groups(c["department"]),
+        holiday_group=holiday_groups(c("department")),
         day0=day0,
-        b2c=c["segment"].to_numpy(dtype=object, na_value=None) == "B2C",
+        b2c=c("segment") == "B2C",
         consent_ok=consent_ok,
         open_dispute=open_dispute,
         oldest_due=oldest_due,
@@ -500,7 +503,10 @@ def candidate_arrays(
     n = len(cs)
     days = min(config.slots.days_ahead, config.compliance.horizon.days)
     slot_case, slot_t = candidate_slot_arrays(
-        _utc_ns(cs.cases["as_of"]), tz_codes(cs.cases["department"]), config.slots.hours, days
+        cs.column("cases", "as_of"),
+        tz_codes(cs.column("cases", "department")),
+        config.slots.hours,
+        days,
     )
     per_case = np.bincount(slot_case, minlength=n).astype(np.int64)
     slot_start = np.concatenate([[0], np.cumsum(per_case)[:-1]]) if n else per_case
