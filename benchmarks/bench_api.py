@@ -382,14 +382,14 @@ def summary(res: dict) -> str:
         "",
         "In-process time of one case (ms, `num_threads=1`):",
         "",
-        f"- CaseSet.from_cases {ip['from_cases_ms']:.1f}, features {ip['features_ms']:.1f}, "
-        f"both models with TreeSHAP {ip['both_models_treeshap_ms']:.1f} "
-        f"(default model predict alone {ip['default_model_predict_ms']:.1f}), "
-        f"score_cases total {ip['score_cases_ms']:.1f}",
-        f"- policy recommend (with details) {ip['policy_recommend_ms']:.1f}",
+        f"- CaseSet.from_cases {ip['from_cases_ms']:.2f}, features {ip['features_ms']:.2f}, "
+        f"both models with TreeSHAP {ip['both_models_treeshap_ms']:.2f} "
+        f"(default model predict alone {ip['default_model_predict_ms']:.2f}), "
+        f"score_cases total {ip['score_cases_ms']:.2f}",
+        f"- policy recommend (with details) {ip['policy_recommend_ms']:.2f}",
         f"- the whole response without HTTP and audit: /score "
-        f"{ip.get('score_response_ms', float('nan')):.1f}, /next-action "
-        f"{ip.get('decide_response_ms', float('nan')):.1f}",
+        f"{ip.get('score_response_ms', float('nan')):.2f}, /next-action "
+        f"{ip.get('decide_response_ms', float('nan')):.2f}",
         f"- model sizes (trees): {ip['model_sizes']}, leaves: {ip['leaves']}",
         "",
     ]
