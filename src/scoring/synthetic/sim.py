@@ -548,6 +548,24 @@ class Simulator:
             u["last_late_pay"][idx] < t - RELIABLE_LATE_WINDOW
         )
 
+    def _reliable_contract(self, u: dict, idx: np.ndarray, t: int) -> np.ndarray:
+        """CONTRACT §4 rule 7 to the letter, for a decision the morning after the evening of
+        ``t``: 3 full calendar years of relationship on day ``t + 1`` and no invoice paid late
+        in the 365 days before it."""
+        origin = np.datetime64(self.cal.origin, "D")
+        since = origin + u["since"][idx].astype("timedelta64[D]")
+        today = origin + np.timedelta64(int(t) + 1, "D")
+
+        def ymd(d):
+            m = d.astype("datetime64[M]")
+            y = m.astype("datetime64[Y]").astype(np.int64)
+            return y, m.astype(np.int64) % 12, (d - m).astype(np.int64)
+
+        y0, m0, d0 = ymd(since)
+        y1, m1, d1 = ymd(np.full(len(since), today))
+        years = y1 - y0 - ((m1 < m0) | ((m1 == m0) & (d1 < d0)))
+        return (years >= 3) & (u["last_late_pay"][idx] < t + 1 - 365)
+
     def feasible_days(
         self, u: dict, D: np.ndarray, t: int, reliable: np.ndarray, last_day: int, n_ahead: int = 7
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -584,7 +602,9 @@ class Simulator:
         Returns (allowed ``[n, N_ACTIONS]``, feasible days, feasible phone days).
         """
         u = st.u
-        rel = self._reliable(u, D, t)
+        # the logging policy counts borderline debtors as reliable; the compliance check is
+        # the contract's rule to the letter
+        rel = self._reliable_contract(u, D, t) if compliance_only else self._reliable(u, D, t)
         f, fp = self.feasible_days(u, D, t, rel, last_day, n_ahead)
         anyf, anyp = f.any(axis=1), fp.any(axis=1)
         dpd = agg["maxdpd"][D]
