@@ -481,11 +481,6 @@ class _Table:
         return self._cs.column(self._table, name)
 
 
-def _str(v: np.ndarray) -> np.ndarray:
-    """Object array of strings, None when missing."""
-    return v
-
-
 def _num(v: np.ndarray) -> np.ndarray:
     return v.astype(np.float64, copy=False)
 
@@ -494,11 +489,6 @@ def _days(v: np.ndarray) -> np.ndarray:
     """Day numbers (float, NaN when missing) of naive dates."""
     d = v.astype("datetime64[D]")
     return np.where(np.isnat(d), np.nan, d.astype(np.int64).astype(np.float64))
-
-
-def _utc(v: np.ndarray) -> np.ndarray:
-    """int64 UTC nanoseconds (``NAT`` when missing)."""
-    return v
 
 
 def _paris_days(utc_ns: np.ndarray) -> np.ndarray:
@@ -513,19 +503,19 @@ def feature_arrays(cs: CaseSet) -> dict[str, np.ndarray]:
     """
     c = _Table(cs, "cases")
     n = len(cs)
-    as_of = _utc(c["as_of"])
+    as_of = c["as_of"]
     day = _paris_days(as_of)
     out: dict[str, np.ndarray] = {}
 
-    segment = _str(c["segment"])
+    segment = c["segment"]
     out["segment"] = _codes(segment, FEATURE_BY_NAME["segment"])
     b2b = segment == "B2B"
     none = np.full(n, None, dtype=object)
-    out["sector"] = _codes(np.where(b2b, _str(c["sector"]), none), FEATURE_BY_NAME["sector"])
+    out["sector"] = _codes(np.where(b2b, c["sector"], none), FEATURE_BY_NAME["sector"])
     out["company_size"] = _codes(
-        np.where(b2b, _str(c["company_size"]), none), FEATURE_BY_NAME["company_size"]
+        np.where(b2b, c["company_size"], none), FEATURE_BY_NAME["company_size"]
     )
-    out["overseas"] = np.array([len(str(d)) == 3 for d in _str(c["department"])], dtype=float)
+    out["overseas"] = np.array([len(str(d)) == 3 for d in c["department"]], dtype=float)
     out["relationship_years"] = (day - _days(c["customer_since"])) / 365.25
     limit = _num(c["credit_limit"])
     out["credit_limit"] = limit
@@ -550,7 +540,7 @@ def feature_arrays(cs: CaseSet) -> dict[str, np.ndarray]:
         out["max_invoice_amount"] = _per_case(amount, ic, n, "max")
         po = _num(inv["purchase_order_ref"])
         out["share_no_po_ref"] = _per_case(1.0 - po, ic, n, "mean")
-        chan = _str(inv["delivery_channel"])
+        chan = inv["delivery_channel"]
         paper = np.where(np.equal(chan, None), np.nan, (chan == "paper").astype(float))
         out["share_paper"] = _per_case(paper, ic, n, "mean")
         disputed = ~np.isnan(_days(inv["dispute_date"])) & np.isnan(
@@ -606,12 +596,12 @@ def feature_arrays(cs: CaseSet) -> dict[str, np.ndarray]:
 
     act = _Table(cs, "actions")
     ac = act["case"]
-    decided = _utc(act["decided_at"])
+    decided = act["decided_at"]
     # whole seconds between the decision and as_of, as the frame arithmetic truncates them
     gap = as_of[ac] - decided
     age_days = np.where(decided == NAT, np.nan, (np.sign(gap) * (np.abs(gap) // 10**9)) / 86400.0)
-    action = _str(act["action"])
-    outcome = _str(act["outcome"])
+    action = act["action"]
+    outcome = act["outcome"]
     is_contact = action != "wait"
     oldest_issue = _per_case(_days(inv["issue_date"]), ic, n, "min")
     in_cycle = _paris_days(decided) >= oldest_issue[ac]

@@ -281,10 +281,6 @@ class AuditStore:
         with self.engine.begin() as conn:
             conn.execute(sa.insert(decisions), rows)
 
-    def record_score_call(self, row: dict[str, Any]) -> None:
-        """Insert the summary of a /score call (committed when this returns)."""
-        self.record_score_calls([row])
-
     def queue_score_calls(self, rows: list[dict[str, Any]]) -> None:
         """Queue /score summaries for the background writer (see the module docstring)."""
         if rows:
