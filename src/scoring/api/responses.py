@@ -7,7 +7,6 @@ requests at once, and one-row LightGBM calls are 30-40x slower with a busy threa
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import uuid
 from typing import Any
@@ -27,8 +26,7 @@ from scoring.api.schemas import (
 )
 from scoring.cases import Case, CaseSet
 from scoring.explain import Reason, reasons_summary
-from scoring.policy.calendar import time_zone
-from scoring.policy.recommend import _ns
+from scoring.policy.calendar import time_zone, utc_datetimes, utc_ns
 from scoring.service import Bundle, Scores, risk_grade, score_cases
 
 #: How each action reaches the debtor.
@@ -57,13 +55,6 @@ def _py(v: Any) -> Any:
     if isinstance(v, float) and math.isnan(v):
         return None
     return v
-
-
-def _utc_datetimes(ns: np.ndarray) -> list[dt.datetime | None]:
-    """Aware UTC datetimes (None for NaT) of int64 UTC nanoseconds (microsecond precision)."""
-    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    nat = np.iinfo(np.int64).min
-    return [None if t == nat else epoch + dt.timedelta(microseconds=t // 1000) for t in ns.tolist()]
 
 
 def _contributions(reasons: list[Reason]) -> list[Contribution]:
@@ -175,10 +166,10 @@ def decide(
         for k in ("expected_value", "uplift", "p_reach", "probability", "requires_review")
     }
     cols["action"] = values["action"].astype(str).to_numpy()[order].tolist()
-    cols["scheduled_at"] = _utc_datetimes(_ns(values["scheduled_at"])[order])
+    cols["scheduled_at"] = utc_datetimes(utc_ns(values["scheduled_at"])[order])
     bounds = np.searchsorted(v_case[order], np.arange(len(cases) + 1))
     rows = {k: dec[k].tolist() for k in dec.columns if k != "scheduled_at"}
-    rows["scheduled_at"] = _utc_datetimes(_ns(dec["scheduled_at"]))
+    rows["scheduled_at"] = utc_datetimes(utc_ns(dec["scheduled_at"]))
     out = []
     for i, base in enumerate(scored):
         dep = departments[i]

@@ -174,6 +174,35 @@ def utc_to_local_ns(utc_ns: np.ndarray, tz_code: np.ndarray) -> np.ndarray:
     return out
 
 
+def utc_ns(s: pd.Series) -> np.ndarray:
+    """int64 UTC nanoseconds of a tz-aware series (NaT -> ``NAT``); an all-missing series of
+    any type gives ``NAT``s, naive timestamps are refused."""
+    if len(s) and not isinstance(s.dtype, pd.DatetimeTZDtype):
+        if s.isna().all():
+            return np.full(len(s), NAT, dtype=np.int64)
+        raise ValueError(f"{s.name or 'timestamps'} must be timezone-aware")
+    if not len(s):
+        return np.zeros(0, dtype=np.int64)
+    return s.array.as_unit("ns").asi8  # int64 instants are UTC whatever the zone
+
+
+def utc_index(ns: np.ndarray) -> pd.DatetimeIndex:
+    """Tz-aware (UTC) timestamps of int64 UTC nanoseconds (``NAT`` -> NaT)."""
+    return pd.DatetimeIndex(np.asarray(ns, dtype=np.int64).view("datetime64[ns]")).tz_localize(
+        "UTC"
+    )
+
+
+def utc_datetimes(ns: np.ndarray) -> list[dt.datetime | None]:
+    """Aware UTC ``datetime`` objects (None for ``NAT``) of int64 UTC nanoseconds, to the
+    microsecond, without pandas (for a few values on a request's path)."""
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return [
+        None if t == NAT else epoch + dt.timedelta(microseconds=t // 1000)
+        for t in np.asarray(ns, dtype=np.int64).tolist()
+    ]
+
+
 def local_days(local_ns: np.ndarray) -> np.ndarray:
     """Day number (days since 1970-01-01) of naive local instants (int64 ns)."""
     return np.floor_divide(local_ns, NS_PER_DAY)

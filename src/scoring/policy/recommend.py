@@ -9,7 +9,6 @@ the service's own decisions can train the next policy without bias.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping
@@ -21,18 +20,25 @@ import pandas as pd
 
 from scoring.cases import CaseSet
 from scoring.contract import ACTIONS
-from scoring.policy.calendar import NS_PER_DAY, local_days, tz_codes, utc_to_local_ns, weekdays
+from scoring.policy.calendar import (
+    NS_PER_DAY,
+    local_days,
+    tz_codes,
+    utc_datetimes,
+    utc_index,
+    utc_ns,
+    utc_to_local_ns,
+    weekdays,
+)
 from scoring.policy.config import PolicyConfig
 from scoring.policy.rules import (
-    _FIRST_RULE,
     ACTION_DTYPE,
-    RULE_DTYPE,
     WAIT,
     action_codes,
     candidate_arrays,
     evaluate_arrays,
     removal_reasons_arrays,
-    removal_summary,
+    removal_summary_arrays,
 )
 from scoring.policy.value import ActionValueModel
 
@@ -92,7 +98,7 @@ class Policy:
         else:
             case = pairs["case"].to_numpy(dtype=np.int64)
             act = action_codes(pairs["action"]) if len(pairs) else np.zeros(0, dtype=np.int64)
-            t = _ns(pairs["scheduled_at"])
+            t = utc_ns(pairs["scheduled_at"])
             mask = np.where(pairs["allowed"].to_numpy(dtype=bool), 0, 1)
             review = pairs["requires_review"].to_numpy(dtype=bool)
         return _frame(self._values(cs, X, case, act, t, mask, review, num_threads))
@@ -258,7 +264,7 @@ class Policy:
             {
                 "debtor_id": cs.column("cases", "debtor_id"),
                 "action": act.astype(str),
-                "scheduled_at": _utc_index(v["scheduled_at"][chosen]),
+                "scheduled_at": utc_index(v["scheduled_at"][chosen]),
                 "expected_value": v["expected_value"][chosen],
                 "uplift": v["uplift"][chosen],
                 "propensity": prob[chosen],
@@ -274,17 +280,7 @@ class Policy:
             details["values"] = _frame(v)
             details["removed"] = removal_reasons_arrays(cand_case, cand_act, mask, n)
         else:
-            details["removal_summary"] = removal_summary(
-                pd.DataFrame(
-                    {
-                        "case": cand_case,
-                        "action": pd.Categorical.from_codes(cand_act, dtype=ACTION_DTYPE),
-                        "removed_by": pd.Categorical.from_codes(
-                            _FIRST_RULE[mask], dtype=RULE_DTYPE
-                        ),
-                    }
-                )
-            )
+            details["removal_summary"] = removal_summary_arrays(cand_case, cand_act, mask, n)
         return out, details
 
 
@@ -299,30 +295,18 @@ def _frame(v: dict[str, np.ndarray]) -> pd.DataFrame:
     """The columns of :meth:`Policy._values` as the frame :meth:`Policy.action_values` returns."""
     cols = dict(v)
     cols["action"] = pd.Categorical.from_codes(v["action"], dtype=ACTION_DTYPE)
-    cols["scheduled_at"] = _utc_index(v["scheduled_at"])
+    cols["scheduled_at"] = utc_index(v["scheduled_at"])
     return pd.DataFrame(cols)
-
-
-def _utc_index(ns: np.ndarray) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(np.asarray(ns, dtype=np.int64).view("datetime64[ns]")).tz_localize(
-        "UTC"
-    )
-
-
-def _ns(s: pd.Series) -> np.ndarray:
-    """Tz-aware timestamps as int64 nanoseconds since the epoch (UTC)."""
-    return pd.Series(s).dt.tz_convert("UTC").astype("datetime64[ns, UTC]").array.asi8
 
 
 def _uniforms(cs: CaseSet, seed: int | None) -> np.ndarray:
     # each case's key is formatted on its own (a column-wide format would let the other cases
     # of a batch change it, e.g. one as_of with fractional seconds): "2026-03-07 08:00:00+00:00"
-    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     keys = [
-        f"{d}|{epoch + dt.timedelta(microseconds=t // 1000)}|{seed or 0}"
+        f"{d}|{t}|{seed or 0}"
         for d, t in zip(
             cs.column("cases", "debtor_id").tolist(),
-            cs.column("cases", "as_of").tolist(),
+            utc_datetimes(cs.column("cases", "as_of")),
             strict=True,
         )
     ]

@@ -58,6 +58,7 @@ from scoring.policy.calendar import (
     local_days,
     parse_hhmm,
     tz_codes,
+    utc_ns,
     utc_to_local_ns,
     weekdays,
 )
@@ -122,17 +123,6 @@ def action_codes(actions: pd.Series | np.ndarray) -> np.ndarray:
         bad = sorted(set(pd.Series(actions)[codes < 0].astype(str).unique()[:5]))
         raise ValueError(f"unknown or missing action(s): {bad}")
     return codes.astype(np.int64)
-
-
-def _utc_ns(s: pd.Series) -> np.ndarray:
-    """int64 UTC nanoseconds of a tz-aware series (NaT -> ``NAT``)."""
-    if len(s) and not isinstance(s.dtype, pd.DatetimeTZDtype):
-        if s.isna().all():
-            return np.full(len(s), NAT, dtype=np.int64)
-        raise ValueError("scheduled_at must be timezone-aware")
-    if not len(s):
-        return np.zeros(0, dtype=np.int64)
-    return s.array.as_unit("ns").asi8  # int64 instants are UTC whatever the zone
 
 
 def _days_of(v: np.ndarray) -> np.ndarray:
@@ -457,7 +447,7 @@ def evaluate(
     if len(case) and (case.min() < 0 or case.max() >= len(cs)):
         raise ValueError("candidates.case must be a row position of cs.cases")
     act = action_codes(candidates["action"]) if len(case) else np.zeros(0, dtype=np.int64)
-    t = _utc_ns(candidates["scheduled_at"])
+    t = utc_ns(candidates["scheduled_at"])
     mask, review = evaluate_arrays(cs, case, act, t, config)
 
     present = np.flatnonzero(np.bincount(mask, minlength=_N_MASKS))
@@ -548,6 +538,22 @@ def removal_summary(result: pd.DataFrame) -> pd.DataFrame:
     act = action_codes(result["action"]) if len(result) else np.zeros(0, dtype=np.int64)
     n_cases = int(case.max()) + 1 if len(case) else 0
     rule = result["removed_by"].cat.codes.to_numpy().astype(np.int64)
+    return _summary(case, act, rule, n_cases)
+
+
+def removal_summary_arrays(
+    case: np.ndarray, act: np.ndarray, mask: np.ndarray, n_cases: int
+) -> pd.DataFrame:
+    """:func:`removal_summary` from arrays (``mask`` as returned by :func:`evaluate_arrays`)."""
+    return _summary(
+        np.asarray(case, dtype=np.int64),
+        np.asarray(act, dtype=np.int64),
+        _FIRST_RULE[mask].astype(np.int64),
+        n_cases,
+    )
+
+
+def _summary(case: np.ndarray, act: np.ndarray, rule: np.ndarray, n_cases: int) -> pd.DataFrame:
     removed, ranked = _removed_rules(case, act, rule, n_cases)
     n_rules = len(RULE_IDS)
     patterns, inverse = (
