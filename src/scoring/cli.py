@@ -45,17 +45,40 @@ def generate(
     ),
     debtors: Annotated[int, typer.Option("--debtors", min=1, help="Number of debtors.")] = 20000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 1,
+    scenario: Annotated[
+        str,
+        typer.Option(
+            "--scenario",
+            help="Behavioural law of the world (see docs/scenarios.md); `list` prints them.",
+        ),
+    ] = "baseline",
+    list_scenarios: Annotated[
+        bool, typer.Option("--list-scenarios", help="Print the scenarios and exit.")
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Generate a synthetic data set that follows the contract."""
+    from scoring.synthetic.scenarios import SCENARIOS
+
+    if list_scenarios or scenario == "list":
+        width = max(len(n) for n in SCENARIOS)
+        for name, sc in SCENARIOS.items():
+            typer.echo(f"{name:<{width}}  {sc.description}")
+        return
+    if scenario not in SCENARIOS:
+        _fail(
+            f"unknown scenario {scenario!r}; valid scenarios: {', '.join(SCENARIOS)} "
+            "(`--scenario list` describes them)",
+            code=2,
+        )
     from scoring.contract import load_tables
     from scoring.synthetic import generate as gen
 
-    world = gen(debtors, seed=seed, progress=progress)
+    world = gen(debtors, seed=seed, progress=progress, scenario=scenario)
     world.write(out)
     tables = load_tables(out)
     counts = ", ".join(f"{len(df):,} {name}" for name, df in tables.items())
-    typer.echo(f"wrote {out} ({counts}); validated")
+    typer.echo(f"wrote {out} (scenario {scenario}: {counts}); validated")
 
 
 @app.command()

@@ -335,6 +335,80 @@ class WorldParams:
     epsilon: float = 0.2
     legal_min_balance: float = 250.0
 
+    # ==================================================================================
+    # Scenario laws (see :mod:`scoring.synthetic.scenarios`). Every default below leaves the
+    # baseline world exactly as it was: multipliers are 1, extra log-odds are 0, shares are 0.
+    # Arrays indexed ``[segment, ...]`` have row 0 = B2B and row 1 = B2C (the order of the
+    # ``(B2B, B2C)`` pairs above); ``channel`` is e-mail, SMS, WhatsApp, phone (, letter).
+    # ==================================================================================
+    # --- preferred contact time (hidden, per debtor) ----------------------------------
+    #: the two modes of the preferred local hour, and the probability of the first one
+    pref_hour_b2b: tuple[float, float] = (10.0, 15.0)
+    pref_hour_b2b_first: float = 0.6
+    pref_hour_b2c: tuple[float, float] = (12.5, 18.5)
+    pref_hour_b2c_first: float = 0.35
+    #: spread of the preferred hour around its mode (hours)
+    pref_hour_sd: float = 1.0
+    # --- reach as a function of the contact time --------------------------------------
+    #: time factor of a channel = (floor + amp * g) * (dow_pref_mult on the debtor's preferred
+    #: weekday, dow_other_mult otherwise), g = exp(-(h - preferred hour)^2 / (2 hour_sd^2)),
+    #: h the local contact time in hours (continuous: 14:30 is 14.5). E-mail also keeps its
+    #: office-hours (B2B) / evening (B2C) factor, the phone its weekend and holiday factors.
+    hour_sd: np.ndarray = field(default_factory=lambda: np.full((2, 4), 2.2))
+    hour_floor: np.ndarray = field(
+        default_factory=lambda: np.array([[1.0, 0.8, 0.8, 0.3], [1.0, 0.8, 0.8, 0.3]])
+    )
+    hour_amp: np.ndarray = field(
+        default_factory=lambda: np.array([[0.0, 0.2, 0.2, 0.7], [0.0, 0.2, 0.2, 0.7]])
+    )
+    dow_pref_mult: np.ndarray = field(
+        default_factory=lambda: np.array([[1.0, 1.0, 1.0, 1.3], [1.0, 1.0, 1.0, 1.3]])
+    )
+    dow_other_mult: np.ndarray = field(default_factory=lambda: np.ones((2, 4)))
+    #: multiplier of each debtor's channel reachability ``[segment, channel (5, letter last)]``
+    reach_mult: np.ndarray = field(default_factory=lambda: np.ones((2, 5)))
+    # --- letter-only debtors ----------------------------------------------------------
+    #: share of debtors who answer letters only (B2B, B2C)
+    share_letter_only: tuple[float, float] = (0.0, 0.0)
+    #: their e-mail, SMS, WhatsApp and phone reachability is multiplied by this
+    letter_only_reach: float = 0.03
+    #: multiplier of the effect of each action for them (index = action code)
+    eff_letter_only_mult: np.ndarray = field(default_factory=lambda: np.ones(10))
+    # --- pressure sensitivity ---------------------------------------------------------
+    #: sensitivity = clip(Beta(2, 4) + slope * min(tenure years, cap) + 0.15 [healthy], 0, max)
+    sens_tenure_slope: float = 0.035
+    sens_tenure_cap: float = 15.0
+    sens_max: float = 1.2
+    # --- strategic late payers --------------------------------------------------------
+    #: scale of the strategic trait Beta(1.2, 5) (B2B, B2C)
+    strategic_scale: tuple[float, float] = (1.3, 0.8)
+    #: share of "hard" strategic payers (B2B, B2C); their trait is U(level) instead
+    share_strategic_type: tuple[float, float] = (0.0, 0.0)
+    strategic_type_level: tuple[float, float] = (1.2, 2.0)
+    #: multiplier of each action's effect on them (index = action code)
+    eff_strategic_type_mult: np.ndarray = field(default_factory=lambda: np.ones(10))
+    #: added to their payment log-odds (negative: they sit on their invoices)
+    strategic_type_pay_shift: float = 0.0
+    #: daily payment hazard, times the strategic trait, of invoices in litigation during the
+    #: 21 days before the litigation process itself recovers anything (served debtors settle)
+    legal_strategic_rate: float = 0.0
+    # --- per-segment action laws ------------------------------------------------------
+    #: multiplier of the effect on the propensity to pay ``[segment, action]``
+    eff_mult: np.ndarray = field(default_factory=lambda: np.ones((2, 10)))
+    #: extra complaint log-odds of a contact that touches the debtor ``[segment, action]``
+    complaint_logit: np.ndarray = field(default_factory=lambda: np.zeros((2, 10)))
+    #: extra complaint log-odds per unit of pressure sensitivity (index = action code)
+    complaint_sens: np.ndarray = field(default_factory=lambda: np.zeros(10))
+    # --- billing errors ---------------------------------------------------------------
+    #: probability that a contact touching a debtor with a billing error turns it into a
+    #: dispute (index = action code)
+    find_prob: np.ndarray = field(
+        default_factory=lambda: _f(0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.95, 0)
+    )
+    #: probability that a reached ``dispute_review`` corrects the debtor's undisputed billing
+    #: errors directly (corrected invoice, no dispute), instead of finding them as a dispute
+    review_fix_prob: float = 0.0
+
     def to_dict(self) -> dict:
         """JSON-serialisable form (arrays become lists)."""
         out = {}

@@ -60,9 +60,13 @@ def draw_population(
     x0 = rng.standard_normal(n) * (p.stress_sd_week / np.sqrt(1 - p.stress_phi_week**2))
     tenure_now = np.maximum(-since, 0) / 365.25
     forget = rng.beta(1.6, 3.0, n) * np.where(b2b, 1.1, 0.9)
-    strategic = rng.beta(1.2, 5.0, n) * np.where(b2b, 1.3, 0.8)
+    strategic = rng.beta(1.2, 5.0, n) * np.where(b2b, *p.strategic_scale)
     sens = np.clip(
-        rng.beta(2.0, 4.0, n) + 0.035 * np.minimum(tenure_now, 15) + 0.15 * (health > 0.5), 0, 1.2
+        rng.beta(2.0, 4.0, n)
+        + p.sens_tenure_slope * np.minimum(tenure_now, p.sens_tenure_cap)
+        + 0.15 * (health > 0.5),
+        0,
+        p.sens_max,
     )
     reach = np.stack(
         [
@@ -76,9 +80,9 @@ def draw_population(
     ).clip(0.02, 0.97)
     pref_hour = np.where(
         b2b,
-        np.where(rng.random(n) < 0.6, 10.0, 15.0),
-        np.where(rng.random(n) < 0.35, 12.5, 18.5),
-    ) + rng.normal(0, 1.0, n)
+        np.where(rng.random(n) < p.pref_hour_b2b_first, *p.pref_hour_b2b),
+        np.where(rng.random(n) < p.pref_hour_b2c_first, *p.pref_hour_b2c),
+    ) + rng.normal(0, p.pref_hour_sd, n)
     pref_dow = np.where(b2b, rng.integers(0, 5, n), rng.integers(0, 6, n)).astype(np.int8)
 
     # business scale and amounts
@@ -101,6 +105,17 @@ def draw_population(
     consent = rng.random((n, 4)) < np.where(b2b[:, None], cb[None, :], cc[None, :])
     lang_en = rng.random(n) < np.where(b2b, *p.share_en)
 
+    # scenario traits, from their own random stream so that the draws above (and the
+    # baseline world) do not depend on them: letter-only debtors, hard strategic payers
+    rng2 = np.random.default_rng([seed, 3])
+    seg = np.where(b2b, 0, 1)
+    reach = (reach * np.asarray(p.reach_mult)[seg]).clip(0.0, 0.97)
+    lonly = rng2.random(n) < np.where(b2b, *p.share_letter_only)
+    reach[:, :4] *= np.where(lonly, p.letter_only_reach, 1.0)[:, None]
+    stype = rng2.random(n) < np.where(b2b, *p.share_strategic_type)
+    level = rng2.uniform(*p.strategic_type_level, n)
+    strategic = np.where(stype, level, strategic)
+
     debtors = dict(
         b2b=b2b,
         sector=sector,
@@ -116,6 +131,8 @@ def draw_population(
         x0=x0,
         forget=forget,
         strategic=strategic,
+        stype=stype,
+        lonly=lonly,
         sens=sens,
         reach=reach,
         pref_hour=pref_hour,

@@ -10,6 +10,10 @@ ground-truth Monte-Carlo runs tile units into replicas 1..K). Each simulated day
 5. evening decision batch of the logging policy (escalation ladder with epsilon exploration),
    which schedules the next contact in a compliant slot within 7 days.
 
+Contact times are kept to the minute (``pend_min``: local minute of the day): a contact at
+14:30 is simulated at 14.5 h, and the reach curves are continuous in the hour. The ladder
+itself schedules on the hour.
+
 All randomness comes from :mod:`.rng` (counter-based), so a run on a subset of debtors
 reproduces the full run for those debtors exactly.
 """
@@ -50,7 +54,7 @@ NEG = -(1 << 30)
 S_STRESS, S_CRISIS, S_REACH, S_COMPLAIN, S_DISPUTE, S_PROMISE, S_PLAN = range(7)
 S_PAY, S_SPONT, S_REASON, S_RESOLVE, S_INSTAL, S_EXPLORE, S_SLOT, S_MINUTE = range(7, 15)
 
-#: hours (local) at which the logging policy schedules contacts
+#: hours (local) at which the logging policy schedules contacts (on the hour)
 HOURS_ANY = np.arange(8, 20)
 HOURS_PHONE_B2B = np.arange(9, 18)
 HOURS_PHONE_B2C = np.array([10, 11, 12, 14, 15, 16, 17, 18, 19])
@@ -76,12 +80,21 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def phone_hour_ok(b2b: np.ndarray, hour: np.ndarray) -> np.ndarray:
-    """Phone-call hour rule (CONTRACT §4.2) for local on-the-hour slots."""
+    """Phone-call hour rule (CONTRACT §4.2) for local times in hours (14:30 is 14.5).
+
+    Windows are ``[start, end)``, as in the policy's compliance engine: B2B 09:00-18:00, B2C
+    10:00-13:00 and 14:00-20:00 (a call at 13:00 or 18:00 sharp is out of hours).
+    """
     return np.where(
         b2b,
-        (hour >= 9) & (hour <= 17),
-        ((hour >= 10) & (hour <= 12)) | ((hour >= 14) & (hour <= 19)),
+        (hour >= 9) & (hour < 18),
+        ((hour >= 10) & (hour < 13)) | ((hour >= 14) & (hour < 20)),
     )
+
+
+def contact_hour_ok(hour: np.ndarray) -> np.ndarray:
+    """Contact-hour rule (CONTRACT §4.2): 08:00-20:00 local, ``[start, end)``."""
+    return (hour >= 8) & (hour < 20)
 
 
 @dataclass
@@ -152,7 +165,7 @@ def initial_state(deb: dict, inv: dict, seed: int, debtor_idx: np.ndarray) -> St
     u["last_dec"] = np.full(n, NEG, np.int32)
     u["pend_day"] = np.full(n, INF, np.int32)
     u["pend_act"] = np.zeros(n, np.int8)
-    u["pend_hour"] = np.zeros(n, np.int8)
+    u["pend_min"] = np.zeros(n, np.int16)  # local minute of the day
     u["pend_row"] = np.full(n, -1, np.int64)
     u["c_ring"] = np.full((n, 3), NEG, np.int32)
     u["p_ring"] = np.full((n, 4), NEG, np.int32)
@@ -271,25 +284,42 @@ class Simulator:
         )
 
     # ------------------------------------------------------------------ contacts
-    def _contacts(self, st: State, t: int, log: Log | None, agg: dict) -> None:
-        u, p, cal = st.u, self.p, self.cal
-        E = np.flatnonzero(u["pend_day"] == t)
-        if len(E) == 0:
-            return
-        a = u["pend_act"][E].astype(np.int64)
-        h = u["pend_hour"][E].astype(np.float64)
+    def reach_probability(
+        self, u: dict, E: np.ndarray, a: np.ndarray, h: np.ndarray, t: int
+    ) -> np.ndarray:
+        """Probability that action ``a`` made at local time ``h`` (hours, continuous: 14:30 is
+        14.5) on day ``t`` reaches the units ``E``.
+
+        Each debtor has a hidden reachability per channel and a preferred hour and weekday.
+        The time factor of e-mail, SMS, WhatsApp and phone is ``(floor + amp * g) * m`` with
+        ``g`` a Gaussian bump of width ``hour_sd`` around the preferred hour and ``m`` the
+        weekday multiplier (all per segment and channel, :class:`WorldParams`). On top of it,
+        B2B e-mails are read in office hours (0.65 outside), B2C e-mails in the evening (0.8
+        before 17:00); calls to firms on Saturdays (0.15) and calls on public holidays (0.4)
+        rarely get through. Letters reach by the letter reachability, formal notices (registered
+        letters) at 0.55-0.95, payment-plan offers by the better of e-mail and phone, dispute
+        reviews at 0.45 plus half the phone reach, legal escalation always.
+        """
+        p, cal = self.p, self.cal
         b2b = u["b2b"][E]
+        seg = np.where(b2b, 0, 1)
         dow = int(cal.dow[t])
         off = cal.off[u["dept"][E], t]
         reach = u["reach"][E]
-        g = np.exp(-0.5 * ((h - u["pref_hour"][E]) / 2.2) ** 2)
         pref_day = u["pref_dow"][E] == dow
-        ph_tf = (0.3 + 0.7 * g) * np.where(pref_day, 1.3, 1.0)
+        pref_h = u["pref_hour"][E]
+        tf = np.empty((len(E), 4))
+        for c in range(4):
+            g = np.exp(-0.5 * ((h - pref_h) / p.hour_sd[seg, c]) ** 2)
+            tf[:, c] = (p.hour_floor[seg, c] + p.hour_amp[seg, c] * g) * np.where(
+                pref_day, p.dow_pref_mult[seg, c], p.dow_other_mult[seg, c]
+            )
+        ph_tf = tf[:, 3]
         ph_tf *= np.where(b2b & (dow >= 5), 0.15, 1.0) * np.where(off, 0.4, 1.0)
         office = (dow < 5) & (h >= 8) & (h < 18)
         em_tf = np.where(b2b, np.where(office, 1.0, 0.65), np.where(h >= 17, 1.0, 0.8))
-        msg_tf = 0.8 + 0.2 * g
-        base = np.select(
+        em_tf = em_tf * tf[:, 0]
+        return np.select(
             [
                 a == EMAIL,
                 a == SMS,
@@ -303,8 +333,8 @@ class Simulator:
             ],
             [
                 reach[:, 0] * em_tf,
-                reach[:, 1] * msg_tf,
-                reach[:, 2] * msg_tf,
+                reach[:, 1] * tf[:, 1],
+                reach[:, 2] * tf[:, 2],
                 reach[:, 3] * ph_tf,
                 reach[:, 4],
                 0.55 + 0.4 * reach[:, 4],
@@ -314,6 +344,18 @@ class Simulator:
             ],
             0.0,
         )
+
+    def _contacts(self, st: State, t: int, log: Log | None, agg: dict) -> None:
+        u, p, cal = st.u, self.p, self.cal
+        E = np.flatnonzero(u["pend_day"] == t)
+        if len(E) == 0:
+            return
+        a = u["pend_act"][E].astype(np.int64)
+        h = u["pend_min"][E] / 60.0
+        b2b = u["b2b"][E]
+        dow = int(cal.dow[t])
+        off = cal.off[u["dept"][E], t]
+        base = self.reach_probability(u, E, a, h, t)
         u_reach, u_comp = R.uniform2(u["dkey"][E], t, S_REACH)
         u_disp, u_prom = R.uniform2(u["dkey"][E], t, S_DISPUTE)
         reached = u_reach < np.clip(base, 0.0, 0.98)
@@ -322,6 +364,7 @@ class Simulator:
             off | (h < 8) | (h >= 20) | ((a == PHONE) & ((dow >= 5) | ~phone_hour_ok(b2b, h)))
         )
         sens = u["sens"][E]
+        seg = np.where(b2b, 0, 1)
         stress = u["stress"][E]
         strat = u["strategic"][E]
         touched = reached | (a == FORMAL_NOTICE) | (a == LEGAL)
@@ -335,6 +378,8 @@ class Simulator:
             + 2.2 * bad_time
             + 0.8 * sens * (a == PHONE)
             - 0.5 * (a == DISPUTE_REVIEW)
+            + p.complaint_logit[seg, a]
+            + p.complaint_sens[a] * sens
         )
         complaint = touched & (u_comp < pc)
 
@@ -353,8 +398,10 @@ class Simulator:
             & (i["issue"][L] <= t)
         )
         berr_n = np.bincount(e_of[cand & i["berr"][L]], minlength=len(E))
-        p_find = np.where(a == DISPUTE_REVIEW, 0.95, np.where(a == LEGAL, 0.0, 0.5))
-        find = touched & (berr_n > 0) & (u_disp < p_find)
+        p_find = p.find_prob[a]
+        # a review may instead correct the errors directly (corrected invoice, no dispute)
+        fix = (a == DISPUTE_REVIEW) & reached & (berr_n > 0) & (u_disp < p.review_fix_prob)
+        find = touched & (berr_n > 0) & (u_disp < p_find) & ~fix
         ps = sigmoid(
             -6.5
             + 1.6 * strat * np.maximum(stress, 0)
@@ -362,7 +409,7 @@ class Simulator:
             + 0.4 * sens * annoy * complaint
             - 1.0 * (a == DISPUTE_REVIEW)
         )
-        strategic = touched & ~find & (u_disp < p_find * (berr_n > 0) + ps) & (a != LEGAL)
+        strategic = touched & ~find & ~fix & (u_disp < p_find * (berr_n > 0) + ps) & (a != LEGAL)
         # apply: billing-error invoices of 'find' units; largest open overdue for strategic
         sel_b = cand & i["berr"][L] & (e_of >= 0) & find[np.maximum(e_of, 0)]
         sel_s = np.zeros(len(L), bool)
@@ -385,6 +432,10 @@ class Simulator:
                 i["reason"][j] = 0 if reason is None else reason[e_of[mask]]
                 np.add.at(u["n_disputes"], i["unit"][j], 1)
         disputed_now = np.bincount(e_of[sel_b | sel_s], minlength=len(E)) > 0
+        if fix.any():
+            j = L[cand & i["berr"][L] & (e_of >= 0) & fix[np.maximum(e_of, 0)]]
+            i["berr"][j] = False
+            i["fix_until"][j] = t + 20
         # review of a dispute speeds its resolution
         rev = (a == DISPUTE_REVIEW) & reached
         u["review_until"][E[rev]] = t + 10
@@ -397,6 +448,9 @@ class Simulator:
             + p.eff_strategic[a] * strat
             - p.eff_sensitive[a] * sens * (1 + 0.5 * pressure)
         ) * np.exp(-0.35 * np.maximum(stress, 0) * (a != PAYMENT_PLAN))
+        eff = eff * p.eff_mult[seg, a]
+        eff = eff * np.where(u["lonly"][E], p.eff_letter_only_mult[a], 1.0)
+        eff = eff * np.where(u["stype"][E], p.eff_strategic_type_mult[a], 1.0)
         pre_due = agg["maxdpd"][E] < 0
         eff = np.where(complaint, -0.6, eff)
         good = reached & ~complaint & ~disputed_now
@@ -469,6 +523,7 @@ class Simulator:
             - p.pay_stress * stress
             + u["boost"][un]
             - p.balance_burden * np.log1p(agg["balance"][un] / cap)
+            + p.strategic_type_pay_shift * u["stype"][un]
         )
         forget = u["forget"][un] * np.where(u["reminded_until"][un] >= t, 0.15, 1.0)
         h_pre = p.pay_pre_due_scale * sigmoid(z) * (1 - 0.9 * forget) * (r >= -10)
@@ -486,7 +541,9 @@ class Simulator:
         h = np.where(
             legal,
             np.where(
-                t - i["legal"][L] >= 21, p.legal_recovery_rate * 2 * sigmoid(0.8 - stress), 0.0
+                t - i["legal"][L] >= 21,
+                p.legal_recovery_rate * 2 * sigmoid(0.8 - stress),
+                p.legal_strategic_rate * u["strategic"][un],
             ),
             h,
         )
@@ -660,7 +717,8 @@ class Simulator:
         fp: np.ndarray,
         keys: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Slot (day, local hour) for each chosen contact, randomised as the policy does."""
+        """Slot (day, local minute of the day) for each chosen contact, randomised as the
+        policy does (always on the hour)."""
         feas = np.where((act == PHONE)[:, None], fp, f)
         u1, u2 = R.uniform2(keys, t, S_SLOT)
         nf = feas.sum(axis=1)
@@ -676,7 +734,7 @@ class Simulator:
         h_b = HOURS_PHONE_B2B[(u2 * len(HOURS_PHONE_B2B)).astype(np.int64)]
         h_c = HOURS_PHONE_B2C[(u2 * len(HOURS_PHONE_B2C)).astype(np.int64)]
         hour = np.where(act == PHONE, np.where(b2b, h_b, h_c), h_any)
-        return day.astype(np.int32), hour.astype(np.int8)
+        return day.astype(np.int32), (hour * 60).astype(np.int16)
 
     def _decide(self, st: State, t: int, log: Log | None, last_day: int) -> None:
         u = st.u
@@ -711,7 +769,7 @@ class Simulator:
         rand_a = np.argmax(csum > kth[:, None], axis=1)
         act = np.where(explore, rand_a, lad)
         prop = (1 - eps) * (act == lad) + eps / n_al
-        day, hour = self.choose_slot(st, D, t, act, f, fp, keys)
+        day, sched_min = self.choose_slot(st, D, t, act, f, fp, keys)
         contact = act != WAIT
         rows = None
         if log is not None:
@@ -724,13 +782,13 @@ class Simulator:
                     action=act.astype(np.int8),
                     propensity=prop,
                     sched_day=np.where(contact, day, INF).astype(np.int32),
-                    hour=hour,
+                    sched_min=sched_min,
                 )
             )
         C = D[contact]
         u["pend_day"][C] = day[contact]
         u["pend_act"][C] = act[contact]
-        u["pend_hour"][C] = hour[contact]
+        u["pend_min"][C] = sched_min[contact]
         u["pend_row"][C] = rows[contact] if rows is not None else -1
         u["next_dec"][D] = np.where(contact, day + 1, t + 7)
         u["last_stage"][D] = stage[D]

@@ -32,7 +32,17 @@ from .params import (
     WorldParams,
 )
 from .population import HOUSEHOLD_GROUP, SECTORS, draw_population
-from .sim import INF, NEG, STAGE_DPD, Log, Simulator, State, initial_state, phone_hour_ok
+from .sim import (
+    INF,
+    NEG,
+    STAGE_DPD,
+    Log,
+    Simulator,
+    State,
+    contact_hour_ok,
+    initial_state,
+    phone_hour_ok,
+)
 
 DEFAULT_START = dt.date(2024, 11, 1)
 DEFAULT_END = dt.date(2026, 10, 31)
@@ -77,11 +87,20 @@ class SyntheticWorld:
     tables as pandas frames; the ground-truth methods (:meth:`true_risk`,
     :meth:`true_action_values`, :meth:`ladder_action`) re-simulate the hidden state, which
     regeneration from ``(n_debtors, seed, start, end, params)`` reproduces exactly.
+    ``scenario`` names the behavioural law the params came from (recorded, never read by
+    the simulation: the params are the law).
     """
 
     def __init__(
-        self, n_debtors: int, seed: int, start: dt.date, end: dt.date, params: WorldParams
+        self,
+        n_debtors: int,
+        seed: int,
+        start: dt.date,
+        end: dt.date,
+        params: WorldParams,
+        scenario: str = "baseline",
     ) -> None:
+        self.scenario = str(scenario)
         self.n_debtors = int(n_debtors)
         self.seed = int(seed)
         self.start = start
@@ -167,7 +186,7 @@ class SyntheticWorld:
                 action=np.zeros(0, np.int8),
                 propensity=np.zeros(0),
                 sched_day=np.zeros(0, np.int32),
-                hour=np.zeros(0, np.int8),
+                sched_min=np.zeros(0, np.int16),
                 outcome=np.zeros(0, np.int8),
             )
         dglob = st.u["dglob"][cols["unit"]]
@@ -184,7 +203,7 @@ class SyntheticWorld:
         sched = (
             base
             + c["sched_day"].astype(np.int64) * 86400
-            + c["hour"].astype(np.int64) * 3600
+            + c["sched_min"].astype(np.int64) * 60
             - offs * 60
         )
         wait = c["action"] == WAIT
@@ -219,6 +238,7 @@ class SyntheticWorld:
             "generator": "scoring.synthetic",
             "n_debtors": self.n_debtors,
             "seed": self.seed,
+            "scenario": self.scenario,
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "params": self.params.to_dict(),
@@ -283,11 +303,25 @@ class SyntheticWorld:
             (i["issue"] < day) & (i["paid"] >= INF) & (i["legal"] >= INF) & (i["due"] <= day + 15)
         )
 
-    def _slot_utc(self, dglob: np.ndarray, day: np.ndarray, hour: np.ndarray) -> np.ndarray:
+    def _slot_utc(self, dglob: np.ndarray, day: np.ndarray, minute: np.ndarray) -> np.ndarray:
+        """UTC epoch seconds of local ``day`` (window day number) at local ``minute`` of the
+        day, in each debtor's time zone."""
         tz = self.cal.dept_tz[self.debtors["dept"][dglob]]
-        offs = self.cal.offset_min[tz, np.minimum(day, self.cal.n_days - 1)].astype(np.int64)
+        day = np.asarray(day, dtype=np.int64)
+        offs = self.cal.offset_min[tz, np.clip(day, 0, self.cal.n_days - 1)].astype(np.int64)
         base = np.datetime64(self.start, "s").astype(np.int64)
-        return base + day.astype(np.int64) * 86400 + hour.astype(np.int64) * 3600 - offs * 60
+        return base + day * 86400 + np.asarray(minute, dtype=np.int64) * 60 - offs * 60
+
+    def _local_slot(self, dglob: np.ndarray, utc_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inverse of :meth:`_slot_utc`: (local day number, local minute of the day) of UTC
+        epoch seconds ``utc_s`` (broadcast against ``dglob``; seconds are truncated)."""
+        tz = self.cal.dept_tz[self.debtors["dept"][dglob]]
+        base = np.datetime64(self.start, "s").astype(np.int64)
+        rel = np.asarray(utc_s, dtype=np.int64) - base
+        d0 = rel // 86400
+        offs = self.cal.offset_min[tz, np.clip(d0, 0, self.cal.n_days - 1)]
+        local = rel + offs.astype(np.int64) * 60
+        return local // 86400, (local % 86400) // 60
 
     @staticmethod
     def _chunks(n: int, per_item: int) -> list[slice]:
@@ -355,18 +389,22 @@ class SyntheticWorld:
         penalty: float = 50.0,
         n_replicas: int = 32,
         first_replica: int = 1,
+        hours: Sequence[float] | None = None,
     ) -> pd.DataFrame:
         """True expected 14-day reward of each action at each slot, then the logging policy.
 
         Reward (CONTRACT §3): amount paid within 14 days of ``as_of`` on the debtor's invoices
         open at ``as_of``, minus the action's cost, minus ``penalty`` per dispute or complaint
         raised within the 14 days. Monte Carlo with common random numbers across actions and
-        slots (replica r uses the same random streams for every action).
+        slots (replica r uses the same random streams for every action);
+        ``expected_reward_se`` is the standard error of the mean over the replicas.
 
         ``slots``: timestamps applied to every debtor (converted to the debtor's local day and
-        hour); by default each of the next 7 local days at 09:00, 12:00, 15:00 and 18:00,
-        keeping slots after ``as_of``. ``wait`` gets one row with ``scheduled_at`` null.
-        The ``compliant`` column says whether the action at that slot satisfies CONTRACT §4.
+        time, to the minute: a slot at 14:30 local is simulated at 14:30). By default the grid
+        is each of the next 7 local days at ``hours`` (local hours, fractions allowed: 10.5 is
+        10:30; default 9, 12, 15 and 18), keeping slots after ``as_of``. ``wait`` gets one row
+        with ``scheduled_at`` null. The ``compliant`` column says whether the action at that
+        slot satisfies CONTRACT §4.
 
         ``first_replica`` (>= 1) numbers the replicas ``first_replica .. first_replica +
         n_replicas - 1``: two calls with disjoint ranges give independent estimates, e.g. to
@@ -374,35 +412,28 @@ class SyntheticWorld:
         """
         if first_replica < 1:
             raise ValueError("first_replica must be >= 1 (replica 0 is the logged history)")
+        if slots is not None and hours is not None:
+            raise ValueError("pass either slots or hours, not both")
         acts = [ACTION_CODE[a] for a in (actions if actions is not None else ACTIONS)]
-        cost = dict(DEFAULT_COSTS)
-        if costs:
-            cost.update(costs)
-        cost_arr = np.array([cost[a] for a in ACTIONS])
+        cost_arr = self._cost_array(costs)
         ids = list(debtor_ids)
         idx = self.debtor_index(ids)
         day, ts = self._day(as_of)
         uniq, first_pos = np.unique(idx, return_index=True)
         K = int(n_replicas)
         as_of_s = int(ts.value // 10**9)
-        # candidate slots, per debtor: local (day, hour)
+        # candidate slots, per debtor: local (day, minute of the day)
         if slots is None:
-            s_day = day + np.repeat(np.arange(7), len(DEFAULT_SLOT_HOURS))
-            s_hour = np.tile(np.asarray(DEFAULT_SLOT_HOURS), 7)
+            mins = _slot_minutes(DEFAULT_SLOT_HOURS if hours is None else hours)
+            s_day = day + np.repeat(np.arange(7), len(mins))
+            s_min = np.tile(mins, 7)
             s_day = np.broadcast_to(s_day, (len(uniq), len(s_day)))
-            s_hour = np.broadcast_to(s_hour, s_day.shape)
+            s_min = np.broadcast_to(s_min, s_day.shape)
         else:
             stamps = np.array(
                 [pd.Timestamp(s).tz_convert("UTC").value // 10**9 for s in slots], dtype=np.int64
             )
-            tz = self.cal.dept_tz[self.debtors["dept"][uniq]]
-            base = np.datetime64(self.start, "s").astype(np.int64)
-            rel = stamps[None, :] - base
-            d0 = rel // 86400
-            offs = self.cal.offset_min[tz[:, None], np.clip(d0, 0, self.cal.n_days - 1)]
-            local = rel + offs.astype(np.int64) * 60
-            s_day = local // 86400
-            s_hour = (local % 86400) // 3600
+            s_day, s_min = self._local_slot(uniq[:, None], stamps[None, :])
         n_slots = s_day.shape[1]
         var_act, var_slot = [], []
         for a in acts:
@@ -415,88 +446,31 @@ class SyntheticWorld:
         var_act = np.array(var_act, np.int64)
         var_slot = np.array(var_slot, np.int64)
         nv = len(var_act)
-        frames = []
-        st_all = self._state_at(uniq, day)
-        case_all = self._case_mask(st_all, day)
-        st_all.i["case0"] = case_all
-        has_all = np.bincount(st_all.i["unit"][case_all], minlength=st_all.n_units) > 0
-        # state as the deciding software sees it at as_of (= evening of day-1)
-        agg_all = self.sim._aggregates(st_all, day - 1)
-        al_all, f_all, fp_all = self.sim.allowed_actions(
-            st_all,
-            np.arange(st_all.n_units),
-            day - 1,
-            agg_all,
-            self.cal.n_days - 8,
-            compliance_only=True,
+        n = len(uniq)
+        # one variant per (debtor, action, slot), debtor-major
+        pos = np.repeat(np.arange(n), nv)
+        va = np.tile(var_act, n)
+        vs = np.tile(np.maximum(var_slot, 0), n)
+        vd = np.where(va == WAIT, day, s_day[pos, vs]).astype(np.int64)
+        vm = np.where(va == WAIT, 0, s_min[pos, vs]).astype(np.int64)
+        st, has, agg, al, f, fp = self._decision_state(uniq, day)
+        reward, bad = self._replay(
+            st, has, agg, pos, va, vd, vm, day, first_replica, K, cost_arr, penalty
         )
-        for sl in self._chunks(len(uniq), nv * K):
-            dg = uniq[sl]
-            sub = np.arange(len(uniq))[sl]
-            n = len(sub)
-            has = has_all[sub]
-            al, f, fp = al_all[sub], f_all[sub], fp_all[sub]
-            st = st_all
-            # per unit x variant x replica
-            units = np.repeat(np.arange(n), nv * K)
-            reps = np.tile(np.arange(first_replica, first_replica + K), n * nv)
-            rst = st.take(sub[units], reps, self.seed)
-            va = np.tile(np.repeat(var_act, K), n)
-            vs = np.tile(np.repeat(var_slot, K), n)
-            sd = s_day[sl][units, np.maximum(vs, 0)]
-            sh = s_hour[sl][units, np.maximum(vs, 0)]
-            u = rst.u
-            dpd = agg_all["maxdpd"][sub][units]
-            stage = np.where(has[units], (dpd[:, None] >= STAGE_DPD[None, :]).sum(axis=1) - 1, -1)
-            contact = va != WAIT
-            u["pend_day"][:] = np.where(contact, sd, INF)
-            u["pend_act"][:] = va
-            u["pend_hour"][:] = np.clip(sh, 0, 23)
-            u["pend_row"][:] = -1
-            u["next_dec"][:] = np.where(contact, sd + 1, day + 7)
-            u["last_stage"][:] = stage
-            u["last_dec"][:] = day
-            u["last_review"][va == DISPUTE_REVIEW] = day
-            u["n_complaints"][:] = 0
-            u["n_disputes"][:] = 0
-            self.sim.run(rst, day + 14, None, last_day=self.cal.n_days - 8)
-            i = rst.i
-            paid = i["case0"] & (i["paid"] >= day) & (i["paid"] < day + 14)
-            amt = np.bincount(i["unit"][paid], weights=i["amount"][paid], minlength=rst.n_units)
-            bad = u["n_complaints"] + u["n_disputes"]
-            reward = amt - cost_arr[va] - penalty * bad
-            R = reward.reshape(n, nv, K).mean(axis=2)
-            P = (bad > 0).reshape(n, nv, K).mean(axis=2)
-            # compliance of each (unit, variant)
-            vd = s_day[sl][:, np.maximum(var_slot, 0)]  # [n, nv]
-            vh = s_hour[sl][:, np.maximum(var_slot, 0)]
-            k = vd - day  # offset 0..6 in the feasible-day matrices (days day..day+6)
-            kin = (k >= 0) & (k < 7)
-            kc = np.clip(k, 0, 6)
-            rows = np.arange(n)[:, None]
-            is_ph = (var_act == PHONE)[None, :]
-            day_ok = np.where(is_ph, fp[rows, kc], f[rows, kc]) & kin
-            hour_ok = (vh >= 8) & (vh < 20)
-            hour_ok &= ~is_ph | phone_hour_ok(st.u["b2b"][sub][:, None], vh)
-            utc = self._slot_utc(dg[:, None], vd, vh)
-            later = utc > as_of_s
-            comp = al[:, var_act] & day_ok & hour_ok & later
-            comp[:, var_act == WAIT] = True
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "debtor_idx": np.repeat(dg, nv),
-                        "action": np.tile(np.asarray(ACTIONS, dtype=object)[var_act], n),
-                        "scheduled_s": np.where(np.tile(var_act == WAIT, n), NEG, utc.ravel()),
-                        "expected_reward": R.ravel(),
-                        "p_dispute_or_complaint": P.ravel(),
-                        "compliant": comp.ravel(),
-                        "has_case": np.repeat(has, nv),
-                        "later": np.where(np.tile(var_act == WAIT, n), True, later.ravel()),
-                    }
-                )
-            )
-        res = pd.concat(frames, ignore_index=True)
+        comp, utc, later = self._compliant(st, al, f, fp, pos, uniq[pos], va, vd, vm, day, as_of_s)
+        res = pd.DataFrame(
+            {
+                "debtor_idx": uniq[pos],
+                "action": np.asarray(ACTIONS, dtype=object)[va],
+                "scheduled_s": np.where(va == WAIT, NEG, utc),
+                "expected_reward": reward.mean(axis=1),
+                "p_dispute_or_complaint": bad.mean(axis=1),
+                "compliant": comp,
+                "has_case": has[pos],
+                "later": later,
+                "expected_reward_se": _se(reward),
+            }
+        )
         if slots is None:
             res = res[res["later"]]
         res = res.drop(columns="later")
@@ -512,6 +486,7 @@ class SyntheticWorld:
                 "p_dispute_or_complaint": res["p_dispute_or_complaint"].to_numpy(),
                 "compliant": res["compliant"].to_numpy(),
                 "has_case": res["has_case"].to_numpy(),
+                "expected_reward_se": res["expected_reward_se"].to_numpy(),
             }
         )
         # restore the caller's order of debtors
@@ -523,6 +498,189 @@ class SyntheticWorld:
         )
         out["scheduled_at"] = pd.to_datetime(out["scheduled_at"], utc=True)
         return out.drop(columns="debtor_idx").reset_index(drop=True)
+
+    def true_values_of(
+        self,
+        choices: pd.DataFrame,
+        as_of: str | dt.datetime | pd.Timestamp,
+        n_replicas: int = 32,
+        first_replica: int = 1,
+        penalty: float = 50.0,
+        costs: dict[str, float] | None = None,
+    ) -> pd.DataFrame:
+        """True value of any strategy's choices at ``as_of``: one row per row of ``choices``.
+
+        ``choices`` has ``debtor_id, action, scheduled_at`` (UTC, any time to the minute, e.g.
+        every 30 minutes; null for ``wait``, ignored for ``wait``). A debtor may appear on
+        several rows (each row is its own counterfactual). Returns the three columns as given
+        plus ``expected_reward``, ``expected_reward_se`` (standard error over the replicas),
+        ``p_dispute_or_complaint``, ``compliant`` (CONTRACT §4, exactly as
+        :meth:`true_action_values`) and ``has_case``.
+
+        The reward, the replicas and their random streams are those of
+        :meth:`true_action_values`: with the same ``first_replica`` and ``n_replicas``, a row
+        gets exactly the value that :meth:`true_action_values` gives the same (action, slot),
+        and two strategies valued on the same replicas differ only by their choices (common
+        random numbers: the difference of their means is much more precise than either mean).
+        A non-compliant choice is simulated as it is (an off-hours contact angers the debtor).
+        """
+        if first_replica < 1:
+            raise ValueError("first_replica must be >= 1 (replica 0 is the logged history)")
+        missing = {"debtor_id", "action", "scheduled_at"} - set(choices.columns)
+        if missing:
+            raise ValueError(f"choices lacks the columns {sorted(missing)}")
+        ids = choices["debtor_id"].astype("str").tolist()
+        acts = choices["action"].astype("str").to_numpy()
+        unknown = sorted(set(acts) - set(ACTIONS))
+        if unknown:
+            raise ValueError(f"unknown actions {unknown}; valid: {list(ACTIONS)}")
+        va = np.array([ACTION_CODE[a] for a in acts], dtype=np.int64)
+        sched = pd.to_datetime(choices["scheduled_at"], utc=True)
+        nat = sched.isna().to_numpy()
+        wait = va == WAIT
+        if (nat & ~wait).any():
+            first = int(np.flatnonzero(nat & ~wait)[0])
+            raise ValueError(f"row {first}: a contact ({acts[first]}) needs a scheduled_at")
+        idx = self.debtor_index(ids)
+        day, ts = self._day(as_of)
+        as_of_s = int(ts.value // 10**9)
+        cost_arr = self._cost_array(costs)
+        uniq, pos = np.unique(idx, return_inverse=True)
+        secs = sched.dt.tz_localize(None).to_numpy("datetime64[s]").astype(np.int64)
+        vd, vm = self._local_slot(idx, np.where(nat, 0, secs))
+        vd = np.where(wait, day, vd).astype(np.int64)
+        vm = np.where(wait, 0, vm).astype(np.int64)
+        st, has, agg, al, f, fp = self._decision_state(uniq, day)
+        K = int(n_replicas)
+        reward, bad = self._replay(
+            st, has, agg, pos, va, vd, vm, day, first_replica, K, cost_arr, penalty
+        )
+        comp, _, _ = self._compliant(st, al, f, fp, pos, idx, va, vd, vm, day, as_of_s)
+        return pd.DataFrame(
+            {
+                "debtor_id": pd.Series(ids, dtype="str"),
+                "action": pd.Series(acts, dtype="str"),
+                "scheduled_at": sched.to_numpy(),
+                "expected_reward": reward.mean(axis=1),
+                "expected_reward_se": _se(reward),
+                "p_dispute_or_complaint": bad.mean(axis=1),
+                "compliant": comp,
+                "has_case": has[pos],
+            }
+        ).assign(scheduled_at=lambda x: pd.to_datetime(x["scheduled_at"], utc=True))
+
+    # ------------------------------------------------------------------ counterfactual engine
+    @staticmethod
+    def _cost_array(costs: dict[str, float] | None) -> np.ndarray:
+        cost = dict(DEFAULT_COSTS)
+        if costs:
+            unknown = sorted(set(costs) - set(ACTIONS))
+            if unknown:
+                raise ValueError(f"costs for unknown actions {unknown}")
+            cost.update(costs)
+        return np.array([cost[a] for a in ACTIONS])
+
+    def _decision_state(
+        self, uniq: np.ndarray, day: int
+    ) -> tuple[State, np.ndarray, dict, np.ndarray, np.ndarray, np.ndarray]:
+        """Exact state of the debtors ``uniq`` at the decision (evening of ``day - 1``) and what
+        the deciding software sees: (state with the ``case0`` invoice flags, has a case,
+        aggregates, actions allowed by CONTRACT §4, feasible days, feasible phone days)."""
+        st = self._state_at(uniq, day)
+        case = self._case_mask(st, day)
+        st.i["case0"] = case
+        has = np.bincount(st.i["unit"][case], minlength=st.n_units) > 0
+        agg = self.sim._aggregates(st, day - 1)
+        al, f, fp = self.sim.allowed_actions(
+            st, np.arange(st.n_units), day - 1, agg, self.cal.n_days - 8, compliance_only=True
+        )
+        return st, has, agg, al, f, fp
+
+    def _replay(
+        self,
+        st: State,
+        has: np.ndarray,
+        agg: dict,
+        pos: np.ndarray,
+        va: np.ndarray,
+        vd: np.ndarray,
+        vm: np.ndarray,
+        day: int,
+        first_replica: int,
+        K: int,
+        cost_arr: np.ndarray,
+        penalty: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Simulate variant ``v`` (unit ``pos[v]`` of ``st`` doing action ``va[v]`` on local day
+        ``vd[v]`` at minute ``vm[v]``, then the logging policy) in replicas ``first_replica ..
+        first_replica + K - 1`` for 14 days. Returns the rewards ``[n_variants, K]`` and whether
+        a dispute or complaint was raised. A unit's random streams depend only on its debtor
+        and replica number, so results do not depend on how variants are batched."""
+        nv = len(pos)
+        reward = np.empty((nv, K))
+        bad_any = np.empty((nv, K), dtype=bool)
+        for sl in self._chunks(nv, K):
+            m = sl.stop - sl.start
+            units = np.repeat(pos[sl], K)
+            reps = np.tile(np.arange(first_replica, first_replica + K), m)
+            rst = st.take(units, reps, self.seed)
+            a = np.repeat(va[sl], K)
+            sd = np.repeat(vd[sl], K)
+            u = rst.u
+            dpd = agg["maxdpd"][units]
+            stage = np.where(has[units], (dpd[:, None] >= STAGE_DPD[None, :]).sum(axis=1) - 1, -1)
+            contact = a != WAIT
+            u["pend_day"][:] = np.where(contact, sd, INF)
+            u["pend_act"][:] = a
+            u["pend_min"][:] = np.where(contact, np.repeat(vm[sl], K), 0)
+            u["pend_row"][:] = -1
+            u["next_dec"][:] = np.where(contact, sd + 1, day + 7)
+            u["last_stage"][:] = stage
+            u["last_dec"][:] = day
+            u["last_review"][a == DISPUTE_REVIEW] = day
+            u["n_complaints"][:] = 0
+            u["n_disputes"][:] = 0
+            self.sim.run(rst, day + 14, None, last_day=self.cal.n_days - 8)
+            i = rst.i
+            paid = i["case0"] & (i["paid"] >= day) & (i["paid"] < day + 14)
+            amt = np.bincount(i["unit"][paid], weights=i["amount"][paid], minlength=rst.n_units)
+            bad = u["n_complaints"] + u["n_disputes"]
+            reward[sl] = (amt - cost_arr[a] - penalty * bad).reshape(m, K)
+            bad_any[sl] = (bad > 0).reshape(m, K)
+        return reward, bad_any
+
+    def _compliant(
+        self,
+        st: State,
+        al: np.ndarray,
+        f: np.ndarray,
+        fp: np.ndarray,
+        pos: np.ndarray,
+        dglob: np.ndarray,
+        va: np.ndarray,
+        vd: np.ndarray,
+        vm: np.ndarray,
+        day: int,
+        as_of_s: int,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CONTRACT §4 verdict of each variant (``wait`` always compliant), its UTC time and
+        whether it is after ``as_of``. The slot must fall on one of the local days ``day ..
+        day + 6``, a compliant day for the action (rules 1, 4, 7 and the phone's weekdays), in
+        the contact hours (and the phone hours for calls, ``[start, end)`` to the minute), after
+        ``as_of``; the action must be allowed (consent, disputes, legal prerequisites)."""
+        k = vd - day
+        kin = (k >= 0) & (k < f.shape[1])
+        kc = np.clip(k, 0, f.shape[1] - 1)
+        is_ph = va == PHONE
+        day_ok = np.where(is_ph, fp[pos, kc], f[pos, kc]) & kin
+        h = vm / 60.0
+        hour_ok = contact_hour_ok(h) & (~is_ph | phone_hour_ok(st.u["b2b"][pos], h))
+        utc = self._slot_utc(dglob, vd, vm)
+        wait = va == WAIT
+        later = utc > as_of_s
+        comp = al[pos, va] & day_ok & hour_ok & later
+        comp[wait] = True
+        return comp, utc, later | wait
 
     def ladder_action(
         self, debtor_ids: Sequence[str], as_of: str | dt.datetime | pd.Timestamp
@@ -542,8 +700,8 @@ class SyntheticWorld:
         agg = self.sim._aggregates(st, t)
         D = np.arange(st.n_units)
         al, f, fp = self.sim.allowed_actions(st, D, t, agg, self.cal.n_days - 8)
-        _, hour = self.sim.choose_slot(st, D, t, np.full(len(D), PHONE), f, fp, st.u["dkey"])
-        _, hour_any = self.sim.choose_slot(st, D, t, np.full(len(D), WAIT), f, fp, st.u["dkey"])
+        _, min_ph = self.sim.choose_slot(st, D, t, np.full(len(D), PHONE), f, fp, st.u["dkey"])
+        _, min_any = self.sim.choose_slot(st, D, t, np.full(len(D), WAIT), f, fp, st.u["dkey"])
         # only slots after as_of: drop today when its slot has passed
         days = t + 1 + np.arange(7)
         as_of_s = int(ts.value // 10**9)
@@ -551,7 +709,7 @@ class SyntheticWorld:
             self._slot_utc(
                 uniq[:, None],
                 np.broadcast_to(days, f.shape),
-                np.broadcast_to(hour_any[:, None], f.shape),
+                np.broadcast_to(min_any[:, None], f.shape),
             )
             > as_of_s
         )
@@ -559,7 +717,7 @@ class SyntheticWorld:
             self._slot_utc(
                 uniq[:, None],
                 np.broadcast_to(days, f.shape),
-                np.broadcast_to(hour[:, None], f.shape),
+                np.broadcast_to(min_ph[:, None], f.shape),
             )
             > as_of_s
         )
@@ -570,8 +728,8 @@ class SyntheticWorld:
         act = np.where(agg["has_case"], act, WAIT)
         feas = np.where((act == PHONE)[:, None], fp, f)
         sday = (t + 1 + np.argmax(feas, axis=1)).astype(np.int64)
-        hour = np.where(act == PHONE, hour, hour_any)
-        utc = self._slot_utc(uniq, sday, hour.astype(np.int64))
+        minute = np.where(act == PHONE, min_ph, min_any)
+        utc = self._slot_utc(uniq, sday, minute)
         sched = pd.to_datetime(
             pd.Series(np.where(act == WAIT, np.nan, utc.astype(float))), unit="s", utc=True
         )
@@ -585,6 +743,22 @@ class SyntheticWorld:
         ).assign(scheduled_at=lambda x: pd.to_datetime(x["scheduled_at"], utc=True))
 
 
+def _slot_minutes(hours: Iterable[float]) -> np.ndarray:
+    """Local hours (fractions allowed: 10.5 is 10:30) as minutes of the day."""
+    h = np.asarray(list(hours), dtype=np.float64)
+    if h.size == 0 or not np.isfinite(h).all() or (h < 0).any() or (h >= 24).any():
+        raise ValueError(f"hours must be local hours in [0, 24), got {h.tolist()}")
+    return np.round(h * 60).astype(np.int64)
+
+
+def _se(x: np.ndarray) -> np.ndarray:
+    """Standard error of the mean over the last axis (NaN with a single replica)."""
+    k = x.shape[-1]
+    if k < 2:
+        return np.full(x.shape[:-1], np.nan)
+    return x.std(axis=-1, ddof=1) / np.sqrt(k)
+
+
 def generate(
     n_debtors: int,
     seed: int = 0,
@@ -592,21 +766,35 @@ def generate(
     end: str | dt.date = DEFAULT_END,
     params: WorldParams | None = None,
     progress: bool = True,
+    scenario: str | None = None,
 ) -> SyntheticWorld:
     """Generate a synthetic world of ``n_debtors`` debtors over ``start .. end`` (inclusive).
 
-    Deterministic: the same arguments give byte-identical tables.
+    ``scenario`` picks a behavioural law from :data:`scoring.synthetic.scenarios.SCENARIOS`
+    (default ``baseline``, the historical world); ``params`` instead gives the params directly
+    (recorded as scenario ``custom`` unless ``scenario`` names it). Deterministic: the same
+    arguments give byte-identical tables.
     """
+    from .scenarios import get_scenario
+
     s, e = _to_date(start), _to_date(end)
     if e <= s:
         raise ValueError("end must be after start")
-    w = SyntheticWorld(n_debtors, seed, s, e, params or WorldParams())
+    if params is None:
+        name = scenario or "baseline"
+        params = get_scenario(name).params()
+    else:
+        name = scenario or ("baseline" if params.to_dict() == WorldParams().to_dict() else "custom")
+    w = SyntheticWorld(n_debtors, seed, s, e, params, scenario=name)
     w._simulate(progress)
     return w
 
 
 def load_world(data_dir: str | os.PathLike, tables: bool = True) -> SyntheticWorld:
     """Rebuild a world written by :meth:`SyntheticWorld.write` (hidden state regenerated).
+
+    The params stored in ``world.json`` are the law (fields missing from older files take
+    their defaults, which are the baseline's); the scenario name is restored for information.
 
     With ``tables=True`` the Parquet tables are read back as :attr:`SyntheticWorld.tables`.
     """
@@ -620,6 +808,7 @@ def load_world(data_dir: str | os.PathLike, tables: bool = True) -> SyntheticWor
         _to_date(meta["start"]),
         _to_date(meta["end"]),
         WorldParams.from_dict(meta["params"]),
+        scenario=meta.get("scenario", "baseline"),
     )
     if tables:
         w._arrow = {
