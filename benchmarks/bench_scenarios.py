@@ -23,11 +23,13 @@ import argparse
 import json
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
 from scoring.synthetic import SCENARIOS, generate
+from scoring.synthetic.params import DEPARTMENT_TZ
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HOURS = (9.0, 10.5, 12.0, 14.0, 15.5, 17.0, 18.5)
@@ -67,6 +69,70 @@ def case_ids(inv: pd.DataFrame, t: pd.Timestamp) -> list[str]:
     return sorted(openi["debtor_id"].unique())
 
 
+def overdue_ids(inv: pd.DataFrame, t: pd.Timestamp) -> set[str]:
+    """Debtors with an open invoice already overdue at ``t``."""
+    d = t.tz_localize(None).normalize()
+    o = inv[
+        (inv["issue_date"] < d)
+        & (inv["paid_date"].isna() | (inv["paid_date"] >= d))
+        & inv["legal_date"].isna()
+        & (inv["due_date"] < d)
+    ]
+    return set(o["debtor_id"])
+
+
+def timing(world, as_of: pd.Timestamp, n: int, replicas: int) -> dict:
+    """What the contact time is worth, on overdue cases (common random numbers, true values).
+
+    Firms with phone consent: gain over waiting of a call at the firm's (hidden) preferred hour
+    on its preferred weekday, and of a call the same day at the allowed hour farthest from it.
+    Consumers with SMS consent: gain over waiting of an SMS at 18:30 and at 09:00 local, the
+    first day after ``as_of`` that is not a Sunday. Only pairs compliant at both times count.
+    """
+    deb = world.tables["debtors"].set_index("debtor_id")
+    od = overdue_ids(world.tables["invoices"], as_of)
+    cases = [i for i in case_ids(world.tables["invoices"], as_of) if i in od]
+    first = as_of.tz_localize(None).normalize() + pd.Timedelta(days=1)
+    out = {}
+    for what, seg, consent in (("call", "B2B", "consent_phone"), ("sms", "B2C", "consent_sms")):
+        ids = [i for i in cases if deb.loc[i, "segment"] == seg and deb.loc[i, consent]][:n]
+        rows = []
+        for i, j in zip(ids, world.debtor_index(ids), strict=True):
+            tz = ZoneInfo(DEPARTMENT_TZ.get(deb.loc[i, "department"], "Europe/Paris"))
+            if what == "call":
+                dow = int(world.debtors["pref_dow"][j])
+                ph = float(world.debtors["pref_hour"][j])
+                day = first + pd.Timedelta(days=(dow - first.day_of_week) % 7)
+                good = min(max(round(ph * 2) / 2, 9.0), 17.5)
+                bad = 9.0 if abs(ph - 9.0) > abs(ph - 17.5) else 17.5
+                act = "phone_call"
+            else:
+                day = first + pd.Timedelta(days=int(first.day_of_week == 6))
+                good, bad, act = 18.5, 9.0, "sms_reminder"
+            for tag, h in (("good", good), ("bad", bad)):
+                ts = (day + pd.Timedelta(hours=h)).tz_localize(tz).tz_convert("UTC")
+                rows.append((i, act, ts, tag))
+            rows.append((i, "wait", pd.NaT, "wait"))
+        if not rows:
+            continue
+        ch = pd.DataFrame(rows, columns=["debtor_id", "action", "scheduled_at", "tag"])
+        v = world.true_values_of(ch.drop(columns="tag"), as_of, n_replicas=replicas)
+        v["tag"] = ch["tag"].to_numpy()
+        val = v.pivot(index="debtor_id", columns="tag", values="expected_reward")
+        comp = v.pivot(index="debtor_id", columns="tag", values="compliant")
+        val = val[comp["good"].astype(bool) & comp["bad"].astype(bool)]
+        g, b = val["good"] - val["wait"], val["bad"] - val["wait"]
+        k = len(val)
+        out[what] = {
+            "cases": k,
+            "gain_good_time": round(float(g.mean()), 1),
+            "gain_good_time_se": round(float(g.std(ddof=1) / np.sqrt(k)), 1),
+            "gain_bad_time": round(float(b.mean()), 1),
+            "gain_bad_time_se": round(float(b.std(ddof=1) / np.sqrt(k)), 1),
+        }
+    return out
+
+
 def measure(name: str, args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     world = generate(args.debtors, seed=args.seed, scenario=name, progress=False)
@@ -96,6 +162,7 @@ def measure(name: str, args: argparse.Namespace) -> dict:
     v_lad = world.true_values_of(lad, as_of, n_replicas=R, first_replica=R + 1)
     wait = pd.DataFrame({"debtor_id": ids, "action": "wait", "scheduled_at": pd.NaT})
     v_wait = world.true_values_of(wait, as_of, n_replicas=R, first_replica=R + 1)
+    timing_gain = timing(world, as_of, args.cases, 2 * R)
     truth_s = time.perf_counter() - t1
     d_lad = v_best["expected_reward"].to_numpy() - v_lad["expected_reward"].to_numpy()
     deb = tb["debtors"].set_index("debtor_id")
@@ -121,6 +188,7 @@ def measure(name: str, args: argparse.Namespace) -> dict:
             "best_crossfit": round(float(v_best["expected_reward"].mean()), 1),
             "best_crossfit_minus_ladder_se": round(float(d_lad.std(ddof=1) / np.sqrt(len(ids))), 1),
         },
+        "timing": timing_gain,
         "harm_rate": {
             "ladder": round(float(v_lad["p_dispute_or_complaint"].mean()), 3),
             "best_crossfit": round(float(v_best["p_dispute_or_complaint"].mean()), 3),
@@ -150,6 +218,26 @@ def markdown(rows: list[dict]) -> str:
     return head + "\n".join(lines)
 
 
+def markdown_timing(rows: list[dict]) -> str:
+    head = (
+        "| scenario | call to a firm: preferred hour and weekday / farthest hour | "
+        "SMS to a consumer: 18:30 / 09:00 |\n|---|---|---|\n"
+    )
+    lines = []
+    for r in rows:
+        cells = []
+        for what in ("call", "sms"):
+            t = r["timing"].get(what)
+            cells.append(
+                f"{t['gain_good_time']:.0f} ± {t['gain_good_time_se']:.0f} / "
+                f"{t['gain_bad_time']:.0f} ± {t['gain_bad_time_se']:.0f} ({t['cases']} cases)"
+                if t
+                else "n/a"
+            )
+        lines.append(f"| `{r['scenario']}` | {cells[0]} | {cells[1]} |")
+    return head + "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--debtors", type=int, default=3000)
@@ -165,7 +253,7 @@ def main() -> None:
         r = measure(name, args)
         rows.append(r)
         print(f"{name}: {r['seconds']}", flush=True)
-    table = markdown(rows)
+    table = markdown(rows) + "\n\n" + markdown_timing(rows)
     print(table)
     if args.out:
         out = {
