@@ -202,7 +202,8 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "loyal_resent",
             "long-standing customers resent pressure (sensitivity rising with tenure): calls and "
-            "formal notices cause complaints and lower payment, gentle e-mails work; exploration 20 %",
+            "formal notices cause complaints and lower payment, gentle e-mails work; "
+            "exploration 20 %",
             "An older portfolio (mean tenure 8 years) whose pressure sensitivity rises steeply "
             "with tenure (+0.12 a year up to 15 years, capped at 2.5 instead of 1.2). Sensitive "
             "debtors answer a formal notice, a call or a letter with complaints (extra log-odds "
