@@ -11,6 +11,9 @@ Public API::
     world.true_values_of(choices, as_of)               # true value of any strategy's choices
     world.ladder_action(ids, as_of)                    # logging policy's greedy choice
     generate(3000, seed=1, scenario="b2b_phone")       # another behavioural law (SCENARIOS)
+    world = generate(3000, seed=1, extra_days=98)      # closed loop (scoring.synthetic.loop):
+    world.run_external(28, decide)                     #   an outside policy decides 28 days
+    world.tables_until(world.now)                      #   what the software knows by then
 
 The hidden state (financial stress, billing errors, reachability and preferred contact times,
 pressure sensitivity) never appears in the tables; models see it only through noisy

@@ -153,6 +153,23 @@ def draw_population(
     issue = (first[unit] + np.floor(rng.random(m) * active[unit])).astype(np.int32)
     order = np.lexsort((issue, unit))
     issue = issue[order]
+    attrs = _invoice_attributes(rng, unit, b2b, scale, p)
+    messy = np.exp(rng.normal(0, 0.8, n) - 0.32)  # debtor-level: master data, contracts
+    attrs["berr"] = _billing_errors(rng, b2b[unit], attrs["po"], attrs["chan"], messy[unit], p)
+    # what drawing more invoices later needs (extra_days): the debtor's rate and messiness
+    debtors["inv_rate"] = rate
+    debtors["messy"] = messy
+    terms = attrs.pop("terms")
+    invoices = dict(unit=unit, issue=issue, due=issue + terms, **attrs)
+    return debtors, invoices
+
+
+def _invoice_attributes(
+    rng: np.random.Generator, unit: np.ndarray, b2b: np.ndarray, scale: np.ndarray, p: WorldParams
+) -> dict[str, np.ndarray]:
+    """Payment terms, amount, purchase-order reference and delivery channel of invoices of the
+    debtors ``unit`` (draws in the generator's historical order)."""
+    m = len(unit)
     ib2b = b2b[unit]
     terms = np.where(
         ib2b,
@@ -169,20 +186,48 @@ def draw_population(
     db, dc = np.cumsum(p.delivery_b2b), np.cumsum(p.delivery_b2c)
     chan = np.where(ib2b, np.searchsorted(db / db[-1], u), np.searchsorted(dc / dc[-1], u))
     chan = np.minimum(chan, 2).astype(np.int8)
-    messy = np.exp(rng.normal(0, 0.8, n) - 0.32)  # debtor-level: master data, contracts
+    return dict(terms=terms, amount=amount, po=po, chan=chan)
+
+
+def _billing_errors(
+    rng: np.random.Generator,
+    ib2b: np.ndarray,
+    po: np.ndarray,
+    chan: np.ndarray,
+    messy: np.ndarray,
+    p: WorldParams,
+) -> np.ndarray:
+    """Hidden billing-error flag of each invoice (``messy``: its debtor's messiness)."""
     pb = (
         p.billing_error_base
         + p.billing_error_no_po * (ib2b & ~po)
         + p.billing_error_paper * (chan == 2)
-    ) * messy[unit]
-    berr = rng.random(m) < pb
-    invoices = dict(
-        unit=unit,
-        issue=issue,
-        due=issue + terms,
-        amount=amount,
-        po=po,
-        chan=chan,
-        berr=berr,
+    ) * messy
+    return rng.random(len(ib2b)) < pb
+
+
+def draw_extra_invoices(
+    debtors: dict[str, np.ndarray], first_day: int, n_days: int, seed: int, p: WorldParams
+) -> dict[str, np.ndarray]:
+    """Invoices issued on days ``first_day .. first_day + n_days - 1``, after the window.
+
+    Same law as :func:`draw_population` (each debtor's monthly rate, amounts, terms, channels,
+    billing errors), from a random stream of their own: the window's invoices, and so the
+    world up to its end, are those of a world drawn without them. Sorted by debtor then issue
+    day, like the window's invoices.
+    """
+    rng = np.random.default_rng([seed, 4])
+    b2b = debtors["b2b"]
+    n = len(b2b)
+    count = rng.poisson(debtors["inv_rate"] * n_days / 30.44)
+    m = int(count.sum())
+    unit = np.repeat(np.arange(n, dtype=np.int64), count)
+    issue = (first_day + np.floor(rng.random(m) * n_days)).astype(np.int32)
+    order = np.lexsort((issue, unit))
+    issue = issue[order]
+    attrs = _invoice_attributes(rng, unit, b2b, debtors["scale"], p)
+    attrs["berr"] = _billing_errors(
+        rng, b2b[unit], attrs["po"], attrs["chan"], debtors["messy"][unit], p
     )
-    return debtors, invoices
+    terms = attrs.pop("terms")
+    return dict(unit=unit, issue=issue, due=issue + terms, **attrs)

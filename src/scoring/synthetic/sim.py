@@ -736,7 +736,14 @@ class Simulator:
         hour = np.where(act == PHONE, np.where(b2b, h_b, h_c), h_any)
         return day.astype(np.int32), (hour * 60).astype(np.int16)
 
-    def _decide(self, st: State, t: int, log: Log | None, last_day: int) -> None:
+    def triggered(self, st: State, t: int) -> tuple[np.ndarray, np.ndarray, dict]:
+        """Units due for a decision at the evening of day ``t`` (the ladder's cadence: a case
+        without a pending contact reaching a new dunning stage, every 14 days at the legal
+        stage, every 10 days during a dispute), their stages and the aggregates.
+
+        Records the evening's stages (a stage falls when invoices are paid); the caller sets
+        ``last_stage``, ``last_dec`` and ``next_dec`` of the units it decides for.
+        """
         u = st.u
         agg = self._aggregates(st, t)
         has = agg["has_case"]
@@ -753,9 +760,16 @@ class Simulator:
                 | (agg["open_dispute"] & (t - u["last_dec"] >= 10))
             )
         )
-        D = np.flatnonzero(trig)
+        return np.flatnonzero(trig), stage, agg
+
+    def _decide(
+        self, st: State, t: int, log: Log | None, last_day: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The logging policy's evening decisions; returns the units, actions and propensities."""
+        u = st.u
+        D, stage, agg = self.triggered(st, t)
         if len(D) == 0:
-            return
+            return D, np.zeros(0, np.int64), np.zeros(0)
         # decided in the evening (19:xx UTC): contacts up to 6 days later stay within 7 days
         al, f, fp = self.allowed_actions(st, D, t, agg, last_day, n_ahead=6)
         lad = self.ladder(st, D, t, agg, al)
@@ -794,6 +808,7 @@ class Simulator:
         u["last_stage"][D] = stage[D]
         u["last_dec"][D] = t
         u["last_review"][D[act == DISPUTE_REVIEW]] = t
+        return D, act, prop
 
     # ------------------------------------------------------------------ main loop
     def step(self, st: State, t: int, log: Log | None, last_day: int, decide: bool = True) -> None:

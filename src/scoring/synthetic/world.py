@@ -31,7 +31,7 @@ from .params import (
     WAIT,
     WorldParams,
 )
-from .population import HOUSEHOLD_GROUP, SECTORS, draw_population
+from .population import HOUSEHOLD_GROUP, SECTORS, draw_extra_invoices, draw_population
 from .sim import (
     INF,
     NEG,
@@ -73,6 +73,13 @@ def _date_arr(origin: dt.date, days: np.ndarray) -> pa.Array:
     return pa.array(d, type=pa.date32(), mask=null)
 
 
+def _float_arr(x: np.ndarray) -> pa.Array:
+    """Float column, NaN as null (an outside policy may log no propensity)."""
+    x = np.asarray(x, dtype=np.float64)
+    nan = np.isnan(x)
+    return pa.array(x, mask=nan) if nan.any() else pa.array(x)
+
+
 def _cat(values: Sequence[str], codes: np.ndarray) -> pa.Array:
     codes = np.asarray(codes, dtype=np.int64)
     null = codes < 0
@@ -89,6 +96,12 @@ class SyntheticWorld:
     regeneration from ``(n_debtors, seed, start, end, params)`` reproduces exactly.
     ``scenario`` names the behavioural law the params came from (recorded, never read by
     the simulation: the params are the law).
+
+    ``extra_days`` (closed loop, :mod:`.loop`): invoices keep being issued for that many days
+    after ``end`` while the logged history still stops at ``end`` (``tables`` are exactly those
+    of the world generated without them); :meth:`run_external` then lets an outside policy take
+    the decisions day after day and :meth:`tables_until` exports what the collection software
+    knows at any instant, its decisions included.
     """
 
     def __init__(
@@ -99,15 +112,19 @@ class SyntheticWorld:
         end: dt.date,
         params: WorldParams,
         scenario: str = "baseline",
+        extra_days: int = 0,
     ) -> None:
+        if int(extra_days) < 0:
+            raise ValueError("extra_days must be >= 0")
         self.scenario = str(scenario)
+        self.extra_days = int(extra_days)
         self.n_debtors = int(n_debtors)
         self.seed = int(seed)
         self.start = start
         self.end = end
         self.params = params
         self.n_days = (end - start).days + 1
-        self.cal = Calendar(start, self.n_days + HORIZON_DAYS + 10)
+        self.cal = Calendar(start, self.n_days + self.extra_days + HORIZON_DAYS + 10)
         from .sim import sector_shocks
 
         n_weeks = self.cal.n_days // 7 + 2
@@ -118,8 +135,18 @@ class SyntheticWorld:
         )
         self._width_d = max(6, len(str(self.n_debtors)))
         self._width_i = max(7, len(str(len(self.invoices["unit"]))))
+        if self.extra_days:
+            # appended after the window's invoices: their numbers (ids, random streams) and so
+            # the history up to ``end`` are those of the world without extra days
+            extra = draw_extra_invoices(
+                self.debtors, self.n_days, self.extra_days, self.seed, params
+            )
+            self.invoices = {k: np.concatenate([v, extra[k]]) for k, v in self.invoices.items()}
         self._arrow: dict[str, pa.Table] | None = None
         self._tables: dict[str, pd.DataFrame] | None = None
+        self._live = None  # loop.Branch: the world after ``end`` (extra_days)
+        self._active = None  # the branch a decider is being asked on (tables_until reads it)
+        self.loop_rounds: list = []  # loop.LoopRound of each run_external call
 
     # ------------------------------------------------------------------ generation
     def _simulate(self, progress: bool) -> None:
@@ -134,8 +161,18 @@ class SyntheticWorld:
             desc=f"synthetic world ({self.n_debtors:,} debtors)",
         )
         self._arrow = self._build_tables(st, log)
+        if self.extra_days:
+            from .loop import Branch
 
-    def _build_tables(self, st: State, log: Log) -> dict[str, pa.Table]:
+            self._live = Branch(st, log)
+
+    def _build_tables(
+        self, st: State, log: Log, last_day: int | None = None, before_s: int | None = None
+    ) -> dict[str, pa.Table]:
+        """The contract tables of a simulated state and its log, as known at the end of day
+        ``last_day`` (default: the window's last day): invoices issued by then, events dated
+        up to it, decisions taken before ``before_s`` (UTC epoch seconds), outcomes of the
+        contacts made by then."""
         d, o = self.debtors, self.start
         n = self.n_debtors
         debtors = pa.table(
@@ -158,7 +195,9 @@ class SyntheticWorld:
         i = st.i
         oi = np.argsort(i["iglob"], kind="stable")
         g = {k: v[oi] for k, v in i.items()}
-        end = self.n_days - 1
+        end = self.n_days - 1 if last_day is None else int(last_day)
+        if (g["issue"] > end).any():
+            g = {k: v[g["issue"] <= end] for k, v in g.items()}
         clip = {k: np.where(g[k] <= end, g[k], INF) for k in ("paid", "disp", "resolved", "legal")}
         reason = np.where(clip["disp"] < INF, g["reason"], -1)
         invoices = pa.table(
@@ -189,6 +228,14 @@ class SyntheticWorld:
                 sched_min=np.zeros(0, np.int16),
                 outcome=np.zeros(0, np.int8),
             )
+        if before_s is not None:
+            dec = np.datetime64(o, "s").astype(np.int64) + cols["day"].astype(np.int64) * 86400
+            dec += 19 * 3600 + cols["minute"].astype(np.int64) * 60
+            if (dec >= before_s).any():
+                cols = {k: v[dec < before_s] for k, v in cols.items()}
+        # a contact still to be made has no outcome yet
+        if (cols["sched_day"][cols["action"] != WAIT] > end).any():
+            cols["outcome"] = np.where(cols["sched_day"] > end, -1, cols["outcome"])
         dglob = st.u["dglob"][cols["unit"]]
         order = np.lexsort((dglob, cols["minute"], cols["day"]))
         c = {k: v[order] for k, v in cols.items()}
@@ -215,7 +262,7 @@ class SyntheticWorld:
                 "decided_at": pa.array(decided * 1000, type=ts),
                 "action": _cat(ACTIONS, c["action"]),
                 "scheduled_at": pa.array(np.where(wait, 0, sched) * 1000, type=ts, mask=wait),
-                "propensity": pa.array(c["propensity"].astype(np.float64)),
+                "propensity": _float_arr(c["propensity"]),
                 "outcome": _cat(OUTCOMES, np.where(wait, -1, c["outcome"])),
             }
         )
@@ -242,24 +289,32 @@ class SyntheticWorld:
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "params": self.params.to_dict(),
+            **({"extra_days": self.extra_days} if self.extra_days else {}),
         }
 
-    def write(self, out_dir: str | os.PathLike) -> Path:
+    def write(self, out_dir: str | os.PathLike, until=None) -> Path:
         """Write ``debtors/invoices/actions.parquet`` and ``world.json`` atomically.
 
         Everything goes to a temporary sibling folder which is then renamed into place; a
         failure leaves ``out_dir`` untouched (a previous version is replaced only at the end).
+        ``until``: write :meth:`tables_until` of that instant instead of the history (closed
+        loop; ``world.json`` records it, but :func:`load_world` rebuilds only the history's
+        hidden state: the outside policy's decisions are in the tables only).
         """
-        if self._arrow is None:
+        arrow, meta = self._arrow, self.meta()
+        if until is not None:
+            arrow = self._arrow_until(until)
+            meta["tables_until"] = self._instant(until).isoformat()
+        if arrow is None:
             raise RuntimeError("world has no tables to write")
         out = Path(out_dir)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         try:
-            for name, table in self._arrow.items():
+            for name, table in arrow.items():
                 pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
-            (tmp / "world.json").write_text(json.dumps(self.meta(), indent=1))
+            (tmp / "world.json").write_text(json.dumps(meta, indent=1))
             old = None
             if out.exists():
                 old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
@@ -271,6 +326,88 @@ class SyntheticWorld:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return out
+
+    # ------------------------------------------------------------------ closed loop
+    def _instant(self, when) -> pd.Timestamp:
+        """A day number or a ``datetime.date`` means the end of that day (midnight UTC after
+        it); anything else is an instant (naive: UTC)."""
+        if isinstance(when, int | np.integer):
+            return pd.Timestamp(self.start, tz="UTC") + pd.Timedelta(days=int(when) + 1)
+        if isinstance(when, dt.date) and not isinstance(when, dt.datetime):
+            return pd.Timestamp(when, tz="UTC") + pd.Timedelta(days=1)
+        ts = pd.Timestamp(when)
+        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+    @property
+    def now(self) -> pd.Timestamp:
+        """How far the world has run: the history's end (midnight UTC after ``end``), then the
+        end of the last :meth:`run_external` round (an instant at midnight UTC, when the next
+        decisions are due)."""
+        if self._live is None:
+            return self._instant(self.n_days - 1)
+        return self._instant(int(self._live.st.t) - 1)
+
+    def _arrow_until(self, when) -> dict[str, pa.Table]:
+        ts = self._instant(when)
+        rel = (ts - pd.Timestamp(self.start, tz="UTC")) // pd.Timedelta(seconds=1)
+        last_day = int(rel // 86400) - 1  # days that ended by ``when``
+        if last_day < 0:
+            raise ValueError(f"{ts} is before the end of the world's first day {self.start}")
+        branch = self._active if self._active is not None else self._live
+        if branch is None:
+            if ts == self._instant(self.n_days - 1) and self._arrow is not None:
+                return self._arrow
+            raise ValueError(
+                "tables_until needs a world generated with extra_days (otherwise only the "
+                f"history's tables, at {self.now}, are known)"
+            )
+        sim_now = self._instant(int(branch.st.t) - 1)
+        if ts > sim_now:
+            raise ValueError(f"the world has only been simulated until {sim_now}, not {ts}")
+        before_s = -(-int(ts.value) // 10**9)  # decided_at < when, to the second
+        return self._build_tables(branch.st, branch.log, last_day, before_s)
+
+    def tables_until(self, when) -> dict[str, pd.DataFrame]:
+        """The contract tables as the collection software knows them at ``when``.
+
+        ``when``: an instant (naive = UTC), or a day number / ``datetime.date`` for the end of
+        that day. Events (payments, disputes, resolutions, legal hand-overs) dated on days that
+        ended by ``when``, invoices issued by then, decisions taken before ``when`` (the
+        ladder's and, after ``end``, the outside policy's with their propensities), and the
+        outcomes of the contacts already made (later ones are null, as ``/outcomes`` would not
+        have reported them yet). ``tables_until(world.end)`` equals :attr:`tables`. While a
+        decider is being asked (:meth:`run_external`), it reads the branch being simulated.
+        """
+        arrow = self._arrow_until(when)
+        return {k: t.to_pandas(date_as_object=False) for k, t in arrow.items()}
+
+    def run_external(
+        self,
+        n_days: int,
+        decide,
+        ladder_counterfactual: bool = True,
+        reward_days: int = 14,
+        penalty: float = 50.0,
+        costs: dict[str, float] | None = None,
+        progress: bool = False,
+    ):
+        """Let ``decide`` take the world's decisions for the next ``n_days`` evenings.
+
+        See :func:`scoring.synthetic.loop.run_external` (returns a
+        :class:`~scoring.synthetic.loop.LoopRound`, also appended to :attr:`loop_rounds`).
+        """
+        from .loop import run_external
+
+        return run_external(
+            self,
+            n_days,
+            decide,
+            ladder_counterfactual=ladder_counterfactual,
+            reward_days=reward_days,
+            penalty=penalty,
+            costs=costs,
+            progress=progress,
+        )
 
     # ------------------------------------------------------------------ ground truth helpers
     def debtor_index(self, debtor_ids: Iterable[str]) -> np.ndarray:
@@ -668,6 +805,27 @@ class SyntheticWorld:
         day + 6``, a compliant day for the action (rules 1, 4, 7 and the phone's weekdays), in
         the contact hours (and the phone hours for calls, ``[start, end)`` to the minute), after
         ``as_of``; the action must be allowed (consent, disputes, legal prerequisites)."""
+        p = self._compliance_parts(st, al, f, fp, pos, dglob, va, vd, vm, day, as_of_s)
+        return p["compliant"], p["utc"], p["later"] | p["wait"]
+
+    def _compliance_parts(
+        self,
+        st: State,
+        al: np.ndarray,
+        f: np.ndarray,
+        fp: np.ndarray,
+        pos: np.ndarray,
+        dglob: np.ndarray,
+        va: np.ndarray,
+        vd: np.ndarray,
+        vm: np.ndarray,
+        day: int,
+        as_of_s: int,
+    ) -> dict[str, np.ndarray]:
+        """The pieces of :meth:`_compliant`'s verdict: ``allowed`` (the action, by consent,
+        disputes, legal prerequisites, reliable customers), ``in_window`` (local day within
+        ``day .. day + 6``), ``day_ok`` (in the window and a compliant day for the action),
+        ``hour_ok``, ``later`` (after ``as_of``), ``wait``, ``utc`` and ``compliant``."""
         k = vd - day
         kin = (k >= 0) & (k < f.shape[1])
         kc = np.clip(k, 0, f.shape[1] - 1)
@@ -678,9 +836,19 @@ class SyntheticWorld:
         utc = self._slot_utc(dglob, vd, vm)
         wait = va == WAIT
         later = utc > as_of_s
-        comp = al[pos, va] & day_ok & hour_ok & later
+        allowed = al[pos, va]
+        comp = allowed & day_ok & hour_ok & later
         comp[wait] = True
-        return comp, utc, later | wait
+        return dict(
+            compliant=comp,
+            utc=utc,
+            later=later,
+            wait=wait,
+            allowed=allowed,
+            in_window=kin,
+            day_ok=day_ok,
+            hour_ok=hour_ok,
+        )
 
     def ladder_action(
         self, debtor_ids: Sequence[str], as_of: str | dt.datetime | pd.Timestamp
@@ -767,6 +935,7 @@ def generate(
     params: WorldParams | None = None,
     progress: bool = True,
     scenario: str | None = None,
+    extra_days: int = 0,
 ) -> SyntheticWorld:
     """Generate a synthetic world of ``n_debtors`` debtors over ``start .. end`` (inclusive).
 
@@ -774,6 +943,10 @@ def generate(
     (default ``baseline``, the historical world); ``params`` instead gives the params directly
     (recorded as scenario ``custom`` unless ``scenario`` names it). Deterministic: the same
     arguments give byte-identical tables.
+
+    ``extra_days``: invoices go on being issued for that many days after ``end``, for an
+    outside policy to decide on (:meth:`SyntheticWorld.run_external`); the tables (the
+    ladder's history up to ``end``) are those of the same world without extra days.
     """
     from .scenarios import get_scenario
 
@@ -785,7 +958,7 @@ def generate(
         params = get_scenario(name).params()
     else:
         name = scenario or ("baseline" if params.to_dict() == WorldParams().to_dict() else "custom")
-    w = SyntheticWorld(n_debtors, seed, s, e, params, scenario=name)
+    w = SyntheticWorld(n_debtors, seed, s, e, params, scenario=name, extra_days=extra_days)
     w._simulate(progress)
     return w
 
@@ -809,6 +982,7 @@ def load_world(data_dir: str | os.PathLike, tables: bool = True) -> SyntheticWor
         _to_date(meta["end"]),
         WorldParams.from_dict(meta["params"]),
         scenario=meta.get("scenario", "baseline"),
+        extra_days=int(meta.get("extra_days", 0)),
     )
     if tables:
         w._arrow = {
