@@ -246,7 +246,7 @@ def payloads(home: Path) -> tuple[dict, dict, dict]:
         ),
         "score_cases_ms": timed(lambda: score_cases(bundle, one, num_threads=1)),
         "policy_recommend_ms": timed(
-            lambda: bundle.policy.recommend(one, s.X, num_threads=1, with_details=True), 20
+            lambda: bundle.policy.recommend(one, s.X, num_threads=1).removed, 20
         ),
         # the whole /score and /next-action work of one case without HTTP and audit
         "score_response_ms": timed(lambda: responses.score(bundle, validated, None, 5, False)),

@@ -1,24 +1,28 @@
-"""Policy quality against the synthetic world's ground truth (issue 4, §4).
+"""Policy quality against the ground truth of several scenario worlds (issue 10).
 
-For cases at one instant of a synthetic data set's test period, compares the true expected
-14-day reward (CONTRACT §3) of: the learned policy (greedy and with its exploration), the plain
-ladder (the logging policy without exploration), always-wait, and the best compliant action per
-case (oracle). Reports the share of the ladder-to-oracle gap captured, dispute/complaint rates,
-harsh actions, rule violations (checked by the world's own compliance logic), and the
-value/harm trade-off as the penalty varies.
+For each scenario world (``--scenario all`` or a comma-separated list; see docs/scenarios.md):
 
-The oracle's value is the maximum over about 280 Monte Carlo estimates per case, so it is biased
-upwards by the Monte Carlo noise (the winner's curse), which inflates the ladder-to-oracle gap.
-With ``--crossfit`` (default) the truth is computed on two independent sets of replicas: every
-strategy is valued on their average, and a second oracle is reported whose per-case choice is
-made on one set and valued on the other (both ways, averaged). That cross-fitted oracle is
-biased downwards (its choice is noisy), the in-sample one upwards: the true share captured lies
-between the two figures.
+1. generate the world (the escalation ladder's log), build the logged decisions and keep those
+   before the test period (the last ~14 % of the history, as ``scoring train`` does);
+2. fit the policy as ``scoring train`` does (``Policy().fit``: every learner fitted on the
+   earlier history, the choice made by off-policy validation on the later history), and fit
+   each candidate learner on its own;
+3. at one instant of the test period, for a sample of cases, compute the truth: every
+   (action, slot) on an hourly grid of the next 7 days on two independent replica sets (the
+   cross-fitted oracle: best compliant choice made on one set, valued on the other), the
+   ladder's choice, always-wait;
+4. value each learner's greedy decisions (at their exact 30-minute slot) with
+   ``true_values_of`` on the same replicas (common random numbers), with and without the
+   per-debtor timing, and the chosen learner as the penalty varies from 0 to 800 EUR.
 
-    python benchmarks/bench_policy.py --data data/synthetic/default --cases 0
+Reports per world and learner: the share of the ladder-to-best gap captured (with its standard
+error), disputes + complaints per case, rule violations (the world's own compliance check),
+the learner the selection picked and its off-policy estimate next to its true value.
 
-Uses the models registered under ``--alias`` (train first: ``scoring train --data ...``).
-Writes ``benchmarks/results/policy.json`` and ``policy_tradeoff.png``.
+    python benchmarks/bench_policy.py --scenario all --debtors 12000 --cases 600
+
+Writes ``benchmarks/results/policy_scenarios.json``, ``policy_scenarios.md`` and
+``policy_tradeoff.png``. Long: about 5 minutes per world on 2 cores.
 """
 
 from __future__ import annotations
@@ -31,220 +35,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scoring import registry
 from scoring.cases import build_cases, data_end
-from scoring.contract import load_tables
+from scoring.contract import validate_tables
 from scoring.features import features
-from scoring.policy.benchmark import GRID_HOURS, HARSH, crossfit_oracle
-from scoring.policy.benchmark import lookup_true_value as lookup
+from scoring.policy.config import load_policy_config
+from scoring.policy.history import logged_decisions
+from scoring.policy.learners import LEARNERS
 from scoring.policy.recommend import Policy
-from scoring.service import Bundle
-from scoring.synthetic import load_world
+from scoring.synthetic import generate
+from scoring.synthetic.scenarios import SCENARIOS
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ORACLE_HOURS = [9, 10, 11, 12, 14, 15, 16, 17, 18, 19]
+PENALTIES = [0.0, 25.0, 50.0, 100.0, 200.0, 400.0, 800.0]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--data", default="data/synthetic/default")
-    ap.add_argument(
-        "--cases", type=int, default=0, help="cases drawn at the instant; 0: every case"
-    )
-    ap.add_argument("--alias", default="champion")
-    ap.add_argument("--policy", help="policy JSON file (Policy.save) instead of the registry's")
-    ap.add_argument("--days-before-end", type=int, default=100, help="as_of = data end minus this")
-    ap.add_argument("--replicas", type=int, default=32)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument(
-        "--crossfit",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="second independent set of replicas for an unbiased-choice oracle",
-    )
-    ap.add_argument("--out", default=str(RESULTS / "policy.json"))
-    args = ap.parse_args()
-
-    t0 = time.perf_counter()
-    registry.setup_mlflow()
-    bundle = Bundle.from_registry(args.alias)
-    policy = Policy.load(args.policy) if args.policy else bundle.policy
-    tables = load_tables(args.data)
-    world = load_world(args.data)
-    end = data_end(tables)
-    as_of = (end - pd.Timedelta(days=args.days_before_end) + pd.Timedelta(hours=8)).tz_localize(
-        "Europe/Paris"
-    )
-    cs_all = build_cases(tables, as_of)
-    rng = np.random.default_rng(args.seed)
-    n_pick = len(cs_all) if args.cases <= 0 else min(args.cases, len(cs_all))
-    pick = np.sort(rng.choice(len(cs_all), n_pick, replace=False))
-    cs = cs_all.take(pick)
-    X = features(cs)
-    ids = cs.cases["debtor_id"].astype(str).tolist()
-    departments = pd.Series(cs.cases["department"].astype(str).to_numpy(), index=ids)
-
-    t1 = time.perf_counter()
-    truth = world.true_action_values(ids, as_of, n_replicas=args.replicas)
-    oracle_cf = None
-    if args.crossfit:
-        truth_b = world.true_action_values(
-            ids, as_of, n_replicas=args.replicas, first_replica=args.replicas + 1
-        )
-        truth, oracle_cf = crossfit_oracle(truth, truth_b)
-    truth_seconds = time.perf_counter() - t1
-    truth = truth[truth["has_case"]]
-    comp = truth[truth["compliant"]]
-    oracle = comp.loc[comp.groupby("debtor_id")["expected_reward"].idxmax()].set_index("debtor_id")
-    wait = truth[truth["action"] == "wait"].set_index("debtor_id")
-    ladder_choice = world.ladder_action(ids, as_of)
-    ladder = lookup(truth, ladder_choice, departments).set_index("debtor_id")
-
-    # the world evaluates the next 7 local days at its grid hours: use the same grid
-    grid_cfg = policy.config.with_overrides({"slots": {"hours": GRID_HOURS, "days_ahead": 6}})
-    results: dict = {
-        "as_of": str(as_of),
-        "cases": len(ids),
-        "truth_replicas": args.replicas * (2 if args.crossfit else 1),
-        "truth_seconds": truth_seconds,
-    }
-
-    def run(penalty: float | None, explore: bool) -> pd.DataFrame:
-        cfg = (
-            grid_cfg
-            if penalty is None
-            else grid_cfg.with_overrides({"penalties": {"dispute": penalty, "complaint": penalty}})
-        )
-        pol = type(policy)(policy.value_model, cfg, policy.info)
-        dec, details = pol.recommend(cs, X, explore=False, with_details=explore)
-        if not explore:
-            return lookup(
-                truth, dec[["debtor_id", "action", "scheduled_at"]], departments
-            ).set_index("debtor_id")
-        # expected true value under the stochastic policy: sum over its distribution
-        v = details["values"]
-        v = v.assign(
-            debtor_id=np.asarray(ids)[v["case"].to_numpy()], probability=pol.distribution(v)
-        )
-        lk = lookup(truth, v[["debtor_id", "action", "scheduled_at"]], departments)
-        lk["probability"] = v["probability"].to_numpy()
-        agg = lk.assign(pv=lk["value"] * lk["probability"], ph=lk["harm"] * lk["probability"])
-        g = agg.groupby("debtor_id")
-        return pd.DataFrame(
-            {"value": g["pv"].sum(), "harm": g["ph"].sum(), "compliant": g["compliant"].min()}
-        )
-
-    greedy = run(None, explore=False)
-    stochastic = run(None, explore=True)
-    common = oracle.index.intersection(greedy.index).intersection(ladder.index)
-    v = {
-        "learned_policy_greedy": float(greedy.loc[common, "value"].mean()),
-        "learned_policy_with_exploration": float(stochastic.loc[common, "value"].mean()),
-        "ladder": float(ladder.loc[common, "value"].mean()),
-        "always_wait": float(wait.loc[common, "expected_reward"].mean()),
-        "oracle": float(oracle.loc[common, "expected_reward"].mean()),
-    }
-    if oracle_cf is not None:
-        v["oracle_crossfit"] = float(oracle_cf.loc[common, "value"].mean())
-    gap = v["oracle"] - v["ladder"]
-    results["value_per_case_eur"] = v
-    if oracle_cf is not None:
-        gap_cf = v["oracle_crossfit"] - v["ladder"]
-        results["gap_captured_greedy_vs_crossfit_oracle"] = (
-            (v["learned_policy_greedy"] - v["ladder"]) / gap_cf if gap_cf > 0 else None
-        )
-    # sampling uncertainty of the shares captured (ratio of paired means over the cases)
-    results["gap_captured_greedy_se"] = _ratio_se(
-        greedy.loc[common, "value"] - ladder.loc[common, "value"],
-        oracle.loc[common, "expected_reward"] - ladder.loc[common, "value"],
-    )
-    if oracle_cf is not None:
-        results["gap_captured_greedy_vs_crossfit_oracle_se"] = _ratio_se(
-            greedy.loc[common, "value"] - ladder.loc[common, "value"],
-            oracle_cf.loc[common, "value"] - ladder.loc[common, "value"],
-        )
-    results["gap_captured_greedy"] = (
-        (v["learned_policy_greedy"] - v["ladder"]) / gap if gap > 0 else None
-    )
-    results["gap_captured_with_exploration"] = (
-        (v["learned_policy_with_exploration"] - v["ladder"]) / gap if gap > 0 else None
-    )
-    results["rule_violations_greedy"] = int((greedy["compliant"] == False).sum())  # noqa: E712
-    results["rule_violations_ladder"] = int((ladder["compliant"] == False).sum())  # noqa: E712
-    results["not_in_truth_grid_greedy"] = int(greedy["compliant"].isna().sum())
-    results["harm_rate"] = {
-        "learned_policy_greedy": float(greedy.loc[common, "harm"].mean()),
-        "ladder": float(ladder.loc[common, "harm"].mean()),
-        "always_wait": float(wait.loc[common, "p_dispute_or_complaint"].mean()),
-        "oracle": float(oracle.loc[common, "p_dispute_or_complaint"].mean()),
-    }
-    if oracle_cf is not None:
-        results["harm_rate"]["oracle_crossfit"] = float(oracle_cf.loc[common, "harm"].mean())
-    results["harsh_actions"] = {
-        "learned_policy_greedy": int(greedy["action"].isin(HARSH).sum())
-        if "action" in greedy
-        else None,
-        "ladder": int(ladder["action"].isin(HARSH).sum()),
-        "oracle": int(oracle["action"].isin(HARSH).sum()),
-    }
-    results["action_mix"] = {
-        "learned_policy_greedy": greedy["action"].value_counts().to_dict(),
-        "ladder": ladder["action"].value_counts().to_dict(),
-        "oracle": oracle["action"].value_counts().to_dict(),
-    }
-
-    # value (money: paid - cost) vs harm as the penalty varies
-    trade = []
-    for lam in (0.0, 25.0, 50.0, 100.0, 200.0, 400.0, 800.0):
-        g = run(lam, explore=False)
-        money = g["value"] + 50.0 * g["harm"]  # truth values carry a 50 EUR penalty per event
-        trade.append(
-            {
-                "penalty": lam,
-                "money": float(money.loc[common].mean()),
-                "harm": float(g.loc[common, "harm"].mean()),
-                "value_at_50": float(g.loc[common, "value"].mean()),
-            }
-        )
-    ladder_money = float((ladder["value"] + 50.0 * ladder["harm"]).loc[common].mean())
-    results["tradeoff"] = trade
-    results["ladder_money"] = ladder_money
-    lh = results["harm_rate"]["ladder"]
-    ok = [t for t in trade if t["harm"] <= lh]
-    if ok:
-        best = max(ok, key=lambda t: t["value_at_50"])
-        results["at_ladder_harm"] = {
-            "penalty": best["penalty"],
-            "harm": best["harm"],
-            "gap_captured": (best["value_at_50"] - v["ladder"]) / gap if gap > 0 else None,
-        }
-    results["seconds"] = time.perf_counter() - t0
-    RESULTS.mkdir(exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2, default=str))
-    _plot(trade, ladder_money, lh, v, RESULTS / "policy_tradeoff.png")
-    print(
-        json.dumps(
-            {
-                k: results[k]
-                for k in (
-                    "value_per_case_eur",
-                    "gap_captured_greedy",
-                    "gap_captured_greedy_se",
-                    "gap_captured_greedy_vs_crossfit_oracle",
-                    "gap_captured_greedy_vs_crossfit_oracle_se",
-                    "gap_captured_with_exploration",
-                    "rule_violations_greedy",
-                    "harm_rate",
-                    "harsh_actions",
-                    "at_ladder_harm",
-                )
-                if k in results
-            },
-            indent=2,
-        )
-    )
-
-
-def _ratio_se(num: pd.Series, den: pd.Series) -> float | None:
+def _ratio_se(num: np.ndarray, den: np.ndarray) -> float | None:
     """Standard error of mean(num) / mean(den) over paired cases (delta method)."""
     a, b = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
     ok = np.isfinite(a) & np.isfinite(b)
@@ -255,37 +61,264 @@ def _ratio_se(num: pd.Series, den: pd.Series) -> float | None:
     return float(np.std(a - r * b, ddof=1) / np.sqrt(len(a)) / b.mean())
 
 
-def _plot(trade: list[dict], ladder_money: float, ladder_harm: float, v: dict, path: Path) -> None:
+def crossfit_oracle(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Per debtor: the best compliant (action, slot) chosen on one replica set and valued on the
+    other, both ways averaged (no winner's curse). Columns ``value``, ``harm``, ``action``."""
+    key = ["debtor_id", "action", "scheduled_at"]
+    b = b.set_index(a.index)
+    ok = (a["has_case"] & a["compliant"]).to_numpy()
+    ca, cb = a[ok], b[ok]
+    ia = ca.groupby("debtor_id")["expected_reward"].idxmax()
+    ib = cb.groupby("debtor_id")["expected_reward"].idxmax().reindex(ia.index)
+    out = pd.DataFrame(
+        {
+            "value": (
+                b.loc[ia, "expected_reward"].to_numpy() + a.loc[ib, "expected_reward"].to_numpy()
+            )
+            / 2,
+            "harm": (
+                b.loc[ia, "p_dispute_or_complaint"].to_numpy()
+                + a.loc[ib, "p_dispute_or_complaint"].to_numpy()
+            )
+            / 2,
+            "action": a.loc[ia, "action"].to_numpy(),
+        },
+        index=ia.index,
+    )
+    del key
+    return out
+
+
+def evaluate_world(name: str, args) -> dict:
+    t0 = time.perf_counter()
+    world = generate(args.debtors, seed=args.seed, scenario=name, progress=False)
+    tables, problems = validate_tables(world.tables)
+    if problems:
+        raise SystemExit(f"{name}: the generated tables break the contract: {problems[:3]}")
+    cfg = load_policy_config()
+    d = logged_decisions(tables, cfg)
+    t = pd.to_datetime(d.log["decided_at"], utc=True)
+    test_from = t.quantile(0.86)
+    train_d, _ = d.split_at(test_from)
+    out: dict = {"scenario": name, "debtors": args.debtors, "train_decisions": len(train_d)}
+    out["epsilon"] = world.params.epsilon
+
+    t1 = time.perf_counter()
+    auto = Policy(cfg).fit(train_d)
+    out["fit_auto_seconds"] = time.perf_counter() - t1
+    out["chosen"] = auto.info["learner"]
+    out["selection"] = auto.selection_.drop(columns=["fit_seconds"]).to_dict(orient="records")
+    policies = {}
+    for ln in LEARNERS:
+        if ln == auto.info["learner"]:
+            policies[ln] = auto
+        else:
+            p = Policy(cfg, learner=ln)
+            p.reach_ = auto.reach_  # same reach model: only the effect learner differs
+            from scoring.policy.history import arm_data
+            from scoring.policy.learners import make_learner
+
+            p.effects_ = make_learner(ln).fit(arm_data(train_d, auto.reach_))
+            p.info_ = {"learner": ln}
+            policies[ln] = p
+
+    end = data_end(tables)
+    as_of = (end - pd.Timedelta(days=args.days_before_end) + pd.Timedelta(hours=8)).tz_localize(
+        "Europe/Paris"
+    )
+    cs_all = build_cases(tables, as_of)
+    rng = np.random.default_rng(args.seed)
+    pick = np.sort(rng.choice(len(cs_all), min(args.cases, len(cs_all)), replace=False))
+    cs = cs_all.take(pick)
+    X = features(cs)
+    ids = cs.cases["debtor_id"].astype(str).tolist()
+    R = args.replicas
+    t2 = time.perf_counter()
+    ta = world.true_action_values(ids, as_of, n_replicas=R, hours=ORACLE_HOURS)
+    tb = world.true_action_values(ids, as_of, n_replicas=R, first_replica=R + 1, hours=ORACLE_HOURS)
+    oracle = crossfit_oracle(ta, tb)
+    out["truth_seconds"] = time.perf_counter() - t2
+
+    def truth_of(dec: pd.DataFrame) -> pd.DataFrame:
+        v = world.true_values_of(
+            dec[["debtor_id", "action", "scheduled_at"]], as_of, n_replicas=2 * R
+        )
+        return v.set_index("debtor_id")
+
+    ladder = truth_of(world.ladder_action(ids, as_of))
+    wait = truth_of(pd.DataFrame({"debtor_id": ids, "action": "wait", "scheduled_at": pd.NaT}))
+    common = oracle.index.intersection(ladder.index[ladder["has_case"].to_numpy()])
+    lad_v = ladder.loc[common, "expected_reward"].to_numpy()
+    gap = oracle.loc[common, "value"].to_numpy() - lad_v
+    out.update(
+        {
+            "as_of": str(as_of),
+            "cases": len(common),
+            "value_per_case": {
+                "ladder": float(lad_v.mean()),
+                "always_wait": float(wait.loc[common, "expected_reward"].mean()),
+                "oracle_crossfit": float(oracle.loc[common, "value"].mean()),
+            },
+            "harm_per_case": {
+                "ladder": float(ladder.loc[common, "p_dispute_or_complaint"].mean()),
+                "always_wait": float(wait.loc[common, "p_dispute_or_complaint"].mean()),
+                "oracle_crossfit": float(oracle.loc[common, "harm"].mean()),
+            },
+            "oracle_mix": oracle.loc[common, "action"]
+            .value_counts(normalize=True)
+            .round(3)
+            .to_dict(),
+        }
+    )
+
+    def score(policy: Policy, label: str) -> dict:
+        dec = policy.recommend(cs, X, explore=False).decisions
+        v = truth_of(dec).loc[common]
+        val = v["expected_reward"].to_numpy()
+        return {
+            "label": label,
+            "value": float(val.mean()),
+            "gap_captured": float((val - lad_v).mean() / gap.mean()) if gap.mean() > 0 else None,
+            "gap_captured_se": _ratio_se(val - lad_v, gap),
+            "harm": float(v["p_dispute_or_complaint"].mean()),
+            "violations": int((~v["compliant"].astype(bool)).sum()),
+            "violation_examples": v[~v["compliant"].astype(bool)]
+            .reset_index()[["debtor_id", "action", "scheduled_at"]]
+            .head(5)
+            .astype(str)
+            .to_dict(orient="records"),
+            "mix": v["action"].value_counts(normalize=True).round(3).to_dict(),
+        }
+
+    learners = {}
+    for ln, p in policies.items():
+        learners[ln] = score(p, ln)
+        est = next(r for r in out["selection"] if r["learner"] == ln)
+        learners[ln]["ope_dr_validation"] = est["dr"]
+    out["learners"] = learners
+    best_true = max(learners, key=lambda k: learners[k]["value"])
+    out["truly_best_learner"] = best_true
+    chosen = out["chosen"]
+    ch = learners[chosen]
+    bt = learners[best_true]
+    out["chosen_within_se_of_best"] = bool(
+        bt["gap_captured"] - ch["gap_captured"] <= 2 * max(bt["gap_captured_se"] or 0, 1e-9)
+    )
+    # the per-debtor timing, off
+    no_timing = Policy(cfg, learner=chosen, per_debtor_reach=False)
+    no_timing.reach_, no_timing.effects_, no_timing.info_ = auto.reach_, auto.effects_, {}
+    out["per_debtor_timing_off"] = score(no_timing, f"{chosen} without per-debtor timing")
+    # value / harm as the penalty varies (money = value + 50 x harm: truth carries 50 EUR)
+    trade = []
+    for lam in PENALTIES:
+        pc = cfg.with_overrides({"penalties": {"dispute": lam, "complaint": lam}})
+        r = score(auto.with_config(pc), f"penalty {lam:g}")
+        trade.append(
+            {
+                "penalty": lam,
+                "harm": r["harm"],
+                "value_at_50": r["value"],
+                "money": r["value"] + 50.0 * r["harm"],
+                "gap_captured": r["gap_captured"],
+            }
+        )
+    out["tradeoff"] = trade
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def _markdown(results: list[dict]) -> str:
+    lines = [
+        "| world | ε | chosen | " + " | ".join(LEARNERS) + " | chosen: harm / best's | "
+        "timing off | violations |",
+        "|---|---|---|" + "---|" * len(LEARNERS) + "---|---|---|",
+    ]
+    for r in results:
+        cells = []
+        for ln in LEARNERS:
+            x = r["learners"][ln]
+            mark = "**" if ln == r["chosen"] else ""
+            cells.append(f"{mark}{x['gap_captured']:.0%} ± {x['gap_captured_se']:.0%}{mark}")
+        ch = r["learners"][r["chosen"]]
+        off = r["per_debtor_timing_off"]
+        lines.append(
+            f"| {r['scenario']} | {r['epsilon']:.2f} | {r['chosen']} | "
+            + " | ".join(cells)
+            + f" | {ch['harm']:.3f} / {r['harm_per_case']['oracle_crossfit']:.3f} | "
+            f"{off['gap_captured']:.0%} | {ch['violations']} |"
+        )
+    shares = [r["learners"][r["chosen"]]["gap_captured"] for r in results]
+    lines.append("")
+    lines.append(
+        f"Chosen learner: mean {np.mean(shares):.0%}, worst {np.min(shares):.0%} of the "
+        "ladder-to-best gap (cross-fitted oracle)."
+    )
+    return "\n".join(lines)
+
+
+def _plot(results: list[dict], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.plot(
-        [t["harm"] for t in trade],
-        [t["money"] for t in trade],
-        "o-",
-        label="learned policy (penalty varies)",
-    )
-    for t in trade:
-        ax.annotate(
-            f"{t['penalty']:.0f}",
-            (t["harm"], t["money"]),
-            fontsize=8,
-            xytext=(3, 3),
-            textcoords="offset points",
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for r in results:
+        tr = r["tradeoff"]
+        ax.plot([t["harm"] for t in tr], [t["gap_captured"] for t in tr], "o-", label=r["scenario"])
+        ax.scatter(
+            [r["harm_per_case"]["oracle_crossfit"]],
+            [1.0],
+            marker="*",
+            s=80,
+            color=ax.lines[-1].get_color(),
         )
-    ax.scatter([ladder_harm], [ladder_money], color="red", zorder=3, label="ladder")
     ax.set(
         xlabel="disputes + complaints per case (14 days)",
-        ylabel="cash collected - cost per case, EUR",
-        title="value vs harm",
+        ylabel="share of the ladder-to-best gap (value at 50 EUR)",
+        title="value vs harm as the penalty goes 0 → 800 EUR (★: best decisions)",
     )
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--scenario", default="all", help="'all' or names separated by commas")
+    ap.add_argument("--debtors", type=int, default=12000)
+    ap.add_argument("--cases", type=int, default=600)
+    ap.add_argument("--replicas", type=int, default=12, help="per replica set (two sets)")
+    ap.add_argument("--days-before-end", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--out", default=str(RESULTS / "policy_scenarios.json"))
+    args = ap.parse_args()
+    names = list(SCENARIOS) if args.scenario == "all" else args.scenario.split(",")
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        raise SystemExit(f"unknown scenario(s) {unknown}; choose among {list(SCENARIOS)}")
+    results = []
+    for name in names:
+        r = evaluate_world(name, args)
+        results.append(r)
+        ch = r["learners"][r["chosen"]]
+        print(
+            f"{name}: chosen {r['chosen']} {ch['gap_captured']:.0%} ± {ch['gap_captured_se']:.0%}; "
+            + ", ".join(f"{k} {v['gap_captured']:.0%}" for k, v in r["learners"].items())
+            + f"; {r['seconds']:.0f} s",
+            flush=True,
+        )
+        RESULTS.mkdir(exist_ok=True)
+        Path(args.out).write_text(
+            json.dumps({"args": vars(args), "worlds": results}, indent=1, default=str)
+        )
+    md = _markdown(results)
+    Path(args.out).with_suffix(".md").write_text(md + "\n")
+    _plot(results, RESULTS / "policy_tradeoff.png")
+    print(md)
 
 
 if __name__ == "__main__":

@@ -258,7 +258,7 @@ def policy_action_mix(bundle, ev: Evaluation) -> pd.DataFrame:
     """
     if bundle.policy is None:
         return pd.DataFrame(columns=["action"])
-    dec, _ = bundle.policy.recommend(ev.cases, ev.X, explore=False)
+    dec = bundle.policy.recommend(ev.cases, ev.X, explore=False).decisions
     return _mix(dec["action"].astype(str), ev.cases.cases["segment"].astype(str))
 
 

@@ -156,11 +156,19 @@ def _alias_version(client, name: str, alias: str) -> int | None:
 
 
 def _set_champion(
-    client, name: str, version: int, reason: str, who: str, previous: int | None = None
+    client,
+    name: str,
+    version: int,
+    reason: str,
+    who: str,
+    previous: int | None = None,
+    figures: dict | None = None,
 ) -> dict:
     stamp = dt.datetime.now(dt.UTC)
     now = stamp.isoformat(timespec="seconds")
     record = {"at": now, "by": who, "version": version, "previous": previous, "reason": reason}
+    if figures:
+        record["figures"] = figures
     client.set_registered_model_alias(name, CHAMPION, str(version))
     client.set_registered_model_tag(
         name, f"{PROMOTION_TAG_PREFIX}{stamp:%Y%m%dT%H%M%S.%f}Z", json.dumps(record)
@@ -232,25 +240,76 @@ def promote(
                 PromotionDecision(key, name, champ, chall, False, "challenger is already champion")
             )
             continue
-        metric, higher = PROMOTION_METRIC.get(key, ("test_roc_auc", True))
-        c_val = _version_metric(client, name, chall, metric)
-        h_val = _version_metric(client, name, champ, metric) if champ is not None else None
-        if champ is None:
-            ok, why = True, "no champion yet"
-        elif c_val is None or h_val is None:
-            ok, why = False, f"{metric} missing on a version"
+        figures: dict = {}
+        if key == "policy" and champ is not None:
+            ok, why, figures = _policy_gate(client, name, champ, chall)
         else:
-            diff = (c_val - h_val) if higher else (h_val - c_val)
-            ok = diff >= -tolerance
-            why = f"{metric}: challenger v{chall} {c_val:.4f} vs champion v{champ} {h_val:.4f}"
+            metric, higher = PROMOTION_METRIC.get(key, ("test_roc_auc", True))
+            c_val = _version_metric(client, name, chall, metric)
+            h_val = _version_metric(client, name, champ, metric) if champ is not None else None
+            if champ is None:
+                ok, why = True, "no champion yet"
+            elif c_val is None or h_val is None:
+                ok, why = False, f"{metric} missing on a version"
+            else:
+                diff = (c_val - h_val) if higher else (h_val - c_val)
+                ok = diff >= -tolerance
+                why = f"{metric}: challenger v{chall} {c_val:.4f} vs champion v{champ} {h_val:.4f}"
         if force and not ok:
             ok, why = True, f"forced ({why})"
         if ok:
-            _set_champion(client, name, chall, (note + "; " if note else "") + why, who, champ)
+            _set_champion(
+                client, name, chall, (note + "; " if note else "") + why, who, champ, figures
+            )
         out.append(
             PromotionDecision(key, name, champ, chall, ok, why if ok else f"not promoted: {why}")
         )
     return out
+
+
+def _policy_gate(client, name: str, champ: int, chall: int) -> tuple[bool, str, dict]:
+    """The policy's promotion gate: the challenger's doubly robust lower bound on its held-out
+    period must beat the champion's estimate on the same period (both computed by
+    ``scoring train`` with the same cross-fitted outcome model)."""
+    tags = client.get_model_version(name, str(chall)).tags
+    low = tags.get("ope_dr_ci_low")
+    champ_dr = tags.get("gate_champion_dr_value")
+    evaluated = tags.get("gate_champion_version")
+    figures = {
+        "challenger_dr": _float(tags.get("ope_dr_value")),
+        "challenger_dr_ci_low": _float(low),
+        "champion_dr_same_period": _float(champ_dr),
+        "period_from": tags.get("ope_period_from"),
+        "champion_evaluated": evaluated,
+    }
+    if low is None or champ_dr is None or evaluated is None:
+        return (
+            False,
+            (
+                f"challenger v{chall} was not evaluated against a champion on its held-out period "
+                "(retrain with the current champion registered, or --force)"
+            ),
+            figures,
+        )
+    if int(evaluated) != champ:
+        return (
+            False,
+            (
+                f"challenger v{chall} was compared with v{evaluated}, but the champion is now "
+                f"v{champ} (retrain, or --force)"
+            ),
+            figures,
+        )
+    ok = float(low) > float(champ_dr)
+    why = (
+        f"policy DR lower bound: challenger v{chall} {float(low):.2f} EUR/decision vs champion "
+        f"v{champ} {float(champ_dr):.2f} on the period from {tags.get('ope_period_from')}"
+    )
+    return ok, why, figures
+
+
+def _float(v: str | None) -> float | None:
+    return float(v) if v is not None else None
 
 
 def _version_metric(client, name: str, version: int, metric: str) -> float | None:

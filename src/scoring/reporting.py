@@ -145,7 +145,7 @@ def model_card(
         "## Data and period",
         f"- data set: `{data_dir}` (fingerprint `{fingerprint}`)",
         "",
-        _table(summary.reset_index()),
+        markdown_table(summary.reset_index()),
         "",
         "## Model",
         f"- LightGBM, {model.info.get('trees')} trees, {model.info.get('leaves')} leaves in total, max depth {model.info.get('max_depth')}",
@@ -155,7 +155,7 @@ def model_card(
         "",
         "## Test-period metrics",
         "",
-        _table(
+        markdown_table(
             test_table[
                 ["grouping", "group", "n", "prevalence", "roc_auc", "pr_auc", "brier", "ece", "ks"]
             ]
@@ -185,7 +185,8 @@ def model_card(
     return "\n".join(lines) + "\n"
 
 
-def _table(df: pd.DataFrame) -> str:
+def markdown_table(df: pd.DataFrame) -> str:
+    """A data frame as a Markdown table (numbers rounded for reading)."""
     cols = list(df.columns)
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, r in df.iterrows():
@@ -253,34 +254,49 @@ def plot_action_mix(mix: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def plot_reach_heatmap(reach: pd.DataFrame, path: Path, bucket: str = "0-29") -> Path:
-    """Learned probability of reaching the debtor by weekday and hour, per channel and segment."""
+def plot_reach_heatmap(table: np.ndarray, path: Path, bucket: int = 1) -> Path:
+    """Population probability of reaching the debtor by weekday and local time (half hours),
+    per channel and segment (``table``: :attr:`scoring.policy.reach.ReachModel.table`)."""
+    from scoring.contract import ACTIONS
+
     plt = _plt()
-    channels = ["email_reminder", "sms_reminder", "whatsapp_reminder", "phone_call"]
+    channels = ["email_reminder", "sms_reminder", "whatsapp_reminder", "phone_call", "letter"]
     fig, axes = plt.subplots(
-        2, len(channels), figsize=(4 * len(channels), 6), sharex=True, sharey=True
+        2, len(channels), figsize=(3.6 * len(channels), 6), sharex=True, sharey=True
     )
-    sub = reach[(reach["dpd_bucket"] == bucket) & reach["slot_hour"].between(8, 19)]
+    im = None
     for i, seg in enumerate(["B2B", "B2C"]):
         for j, ch in enumerate(channels):
-            t = sub[(sub["segment"] == seg) & (sub["action"] == ch)].pivot(
-                index="slot_weekday", columns="slot_hour", values="p_reach"
-            )
+            grid = np.asarray(table)[i, ACTIONS.index(ch), :, 16:40, bucket]  # 08:00-20:00
             ax = axes[i, j]
             im = ax.imshow(
-                t.to_numpy(),
-                aspect="auto",
-                vmin=0,
-                vmax=1,
-                cmap="viridis",
-                extent=(7.5, 19.5, 6.5, -0.5),
+                grid, aspect="auto", vmin=0, vmax=1, cmap="viridis", extent=(8, 20, 6.5, -0.5)
             )
             ax.set_title(f"{seg} {ch.replace('_reminder', '')}")
             ax.set_yticks(range(7), ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])
             if i == 1:
-                ax.set_xlabel("local hour")
-    fig.colorbar(im, ax=axes, shrink=0.7, label="P(reached)")
+                ax.set_xlabel("local time (h)")
+    if im is not None:
+        fig.colorbar(im, ax=axes, shrink=0.7, label="P(reached), population")
     fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_learner_selection(table: pd.DataFrame, path: Path) -> Path:
+    """Doubly robust off-policy value of each candidate learner on the validation period."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    y = np.arange(len(table))
+    err = [table["dr"] - table["dr_ci_low"], table["dr_ci_high"] - table["dr"]]
+    colors = ["C1" if c else "C0" for c in table["chosen"]]
+    ax.barh(y, table["dr"], xerr=err, color=colors, capsize=4)
+    ax.axvline(float(table["logging"].iloc[0]), color="grey", ls=":", label="logging policy")
+    ax.set_yticks(y, table["learner"])
+    ax.set(xlabel="EUR per decision (DR estimate, 95 % CI)", title="policy learners (validation)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 

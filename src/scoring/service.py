@@ -133,7 +133,9 @@ def batch_decisions(
     if bundle.policy is None:
         raise ValueError("the bundle has no policy model: train one with `scoring train`")
     s = score_cases(bundle, cs, num_threads=num_threads)
-    decisions, _ = bundle.policy.recommend(cs, s.arrays, explore=explore, num_threads=num_threads)
+    decisions = bundle.policy.recommend(
+        cs, s.arrays, explore=explore, num_threads=num_threads
+    ).decisions
     reasons_default = s.reasons(bundle, "default_risk", k_reasons, lang)
     reasons_dispute = s.reasons(bundle, "dispute_risk", k_reasons, lang)
     texts = []
@@ -157,6 +159,9 @@ def batch_decisions(
             "uplift_vs_wait": decisions["uplift"].to_numpy(),
             "propensity": decisions["propensity"].to_numpy(),
             "requires_review": decisions["requires_review"].to_numpy(dtype=bool),
+            "timing_reason": decisions[f"timing_reason_{lang}"].to_numpy()
+            if f"timing_reason_{lang}" in decisions
+            else None,
             "tone": decisions["tone"].to_numpy(),
             "installments": decisions["installments"].to_numpy(),
             "reasons": texts,

@@ -89,25 +89,16 @@ def test_policy_learns_a_planted_effect(planted):
     cs = build_cases(tables, "2025-11-03T18:00:00+01:00")  # a Monday evening
     assert len(cs) > 100
     X = features(cs)
-    decisions, _ = policy.recommend(cs, X, explore=False)
+    decisions = policy.recommend(cs, X, explore=False).decisions
     share_sms = (decisions["action"] == "sms_reminder").mean()
     assert share_sms > 0.8, decisions["action"].value_counts()
     sms = decisions[decisions["action"] == "sms_reminder"]
     hours = sms["scheduled_at"].dt.tz_convert("Europe/Paris").dt.hour
     assert (hours >= 17).mean() > 0.8, hours.value_counts()
-    # the value model itself: the evening SMS is worth more than the morning one
-    vm = policy.value_model
-    one = X.iloc[[0, 0]].reset_index(drop=True)
-    slots = pd.DataFrame(
-        {
-            "action": ["sms_reminder"] * 2,
-            "slot_weekday": [1.0, 1.0],
-            "slot_hour": [19.0, 9.0],
-            "lead_hours": [25.0, 15.0],
-        }
-    )
-    p = vm.predict(one, slots)["paid_share"].to_numpy()
-    assert p[0] > p[1] + 0.2
+    # the reach model: an evening SMS reaches, a morning one does not; the reached SMS pays
+    opts = policy.recommend(cs, X, explore=False).options
+    assert opts.loc[opts["action"] == "sms_reminder", "p_reach"].mean() > 0.7
+    assert (sms["timing_reason_fr"].str.len() > 0).all()
 
 
 def test_propensities_sum_to_one_over_allowed_actions(planted):
@@ -119,10 +110,10 @@ def test_propensities_sum_to_one_over_allowed_actions(planted):
     sums = pd.Series(probs).groupby(values["case"].to_numpy()).sum()
     np.testing.assert_allclose(sums.to_numpy(), 1.0, atol=1e-9)
     assert (probs >= min(policy.config.exploration.min_propensity, 1 / 10) - 1e-12).all()
-    decisions, _ = policy.recommend(cs, X)
+    decisions = policy.recommend(cs, X).decisions
     assert decisions["propensity"].between(0, 1, inclusive="right").all()
     # reproducible sampling for the same cases
-    again, _ = policy.recommend(cs, X)
+    again = policy.recommend(cs, X).decisions
     pd.testing.assert_frame_equal(decisions, again)
 
 
@@ -140,9 +131,9 @@ def test_open_dispute_never_gets_a_reminder(planted):
     cs = CaseSet.from_cases([case] * 20)
     X = features(cs)
     for explore in (False, True):
-        decisions, details = policy.recommend(cs, X, explore=explore, with_details=True, seed=3)
-        assert set(decisions["action"]) <= {"wait", "dispute_review"}
-    removed = details["removed"][0]
+        rec = policy.recommend(cs, X, explore=explore, seed=3)
+        assert set(rec.decisions["action"]) <= {"wait", "dispute_review"}
+    removed = rec.removed[0]
     assert removed["sms_reminder"][0] == "R5_open_dispute"
 
 
@@ -150,12 +141,8 @@ def test_costs_come_from_configuration(planted):
     tables, policy = planted
     cs = build_cases(tables, "2025-11-03T18:00:00+01:00")
     X = features(cs)
-    pricey = Policy(
-        policy.value_model,
-        policy.config.with_overrides({"costs": {"sms_reminder": 1000.0}}),
-        policy.info,
-    )
-    decisions, _ = pricey.recommend(cs, X, explore=False)
+    pricey = policy.with_config(policy.config.with_overrides({"costs": {"sms_reminder": 1000.0}}))
+    decisions = pricey.recommend(cs, X, explore=False).decisions
     assert (decisions["action"] == "sms_reminder").mean() < 0.05
 
 
@@ -165,8 +152,8 @@ def test_policy_round_trips_through_json(planted, tmp_path):
     again = Policy.load(tmp_path / "policy.json")
     cs = build_cases(tables, "2025-11-03T18:00:00+01:00")
     X = features(cs)
-    a, _ = policy.recommend(cs, X)
-    b, _ = again.recommend(cs, X)
+    a = policy.recommend(cs, X).decisions
+    b = again.recommend(cs, X).decisions
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -177,9 +164,9 @@ def test_dispute_on_an_invoice_not_yet_due_also_pauses_dunning(planted):
     body = cs.to_cases()[0].model_dump(mode="json")
     body["history"]["n_open_disputes_other"] = 1
     many = CaseSet.from_cases([Case.model_validate(body)] * 10)
-    decisions, details = policy.recommend(many, features(many), with_details=True, seed=1)
-    assert set(decisions["action"]) <= {"wait", "dispute_review"}
-    assert details["removed"][0]["sms_reminder"][0] == "R5_open_dispute"
+    rec = policy.recommend(many, features(many), seed=1)
+    assert set(rec.decisions["action"]) <= {"wait", "dispute_review"}
+    assert rec.removed[0]["sms_reminder"][0] == "R5_open_dispute"
 
 
 def test_history_counts_disputes_outside_the_open_invoices(tables):
@@ -210,9 +197,9 @@ def test_a_cases_draw_does_not_depend_on_the_other_cases_of_its_batch(planted):
     odd = cases[0].model_copy(update={"as_of": cases[0].as_of + pd.Timedelta(milliseconds=250)})
     for case in cases[1:]:
         alone_cs = CaseSet.from_cases([case])
-        alone, _ = policy.recommend(alone_cs, features(alone_cs), seed=11)
+        alone = policy.recommend(alone_cs, features(alone_cs), seed=11).decisions
         both_cs = CaseSet.from_cases([odd, case])
-        both, _ = policy.recommend(both_cs, features(both_cs), seed=11)
+        both = policy.recommend(both_cs, features(both_cs), seed=11).decisions
         pd.testing.assert_frame_equal(alone.iloc[[0]].reset_index(drop=True),
                                       both.iloc[[1]].reset_index(drop=True))  # fmt: skip
 

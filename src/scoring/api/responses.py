@@ -152,11 +152,10 @@ def decide(
     if bundle.policy is None:
         raise ValueError("the models in use have no policy: /next-action is unavailable")
     cs, s, scored = score(bundle, cases, lang, top_k, full_contributions)
-    dec, details = bundle.policy.recommend(
-        cs, s.arrays, explore=explore, num_threads=NUM_THREADS, with_details=True
-    )
-    values: pd.DataFrame = details["values"]
-    removed: list[dict[str, list[str]]] = details["removed"]
+    rec = bundle.policy.recommend(cs, s.arrays, explore=explore, num_threads=NUM_THREADS)
+    dec = rec.decisions
+    values: pd.DataFrame = rec.options
+    removed: list[dict[str, list[str]]] = rec.removed
     departments = [str(d) for d in cs.column("cases", "department").tolist()]
     # options of each case, best first (plain arrays: a few rows per case)
     v_case = values["case"].to_numpy(dtype=np.int64)
@@ -200,6 +199,8 @@ def decide(
                 scheduled_at=None
                 if row["scheduled_at"] is None
                 else row["scheduled_at"].astimezone(zone),
+                timing_reason=_py(row.get(f"timing_reason_{base.lang}")),
+                p_reach=None if action == "wait" else float(row["p_reach"]),
                 tone=tone,
                 template=f"{action}.{tone}.{base.lang}" if tone else None,
                 installments=int(inst) if inst is not None else None,

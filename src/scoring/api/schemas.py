@@ -239,6 +239,14 @@ class NextActionResult(ScoreResult):
     scheduled_at: dt.datetime | None = Field(
         description="When to act, debtor's local time with offset; null for wait."
     )
+    timing_reason: str | None = Field(
+        None,
+        description="Why that time, in the response language (the debtor's own answers on "
+        "that channel at that time when known, else comparable debtors'); null for wait.",
+    )
+    p_reach: float | None = Field(
+        None, ge=0, le=1, description="Estimated probability that the contact reaches the debtor."
+    )
     tone: Literal["preventive", "amicable", "firm"] | None = Field(
         description="Tone of the message; null for wait."
     )

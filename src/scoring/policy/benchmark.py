@@ -149,8 +149,7 @@ def compare_with_ladder_and_oracle(
     wait = truth[truth["action"] == "wait"].set_index("debtor_id")
     ladder = lookup_true_value(truth, world.ladder_action(ids, as_of), deps).set_index("debtor_id")
     cfg = policy.config.with_overrides({"slots": {"hours": GRID_HOURS, "days_ahead": 6}})
-    pol = type(policy)(policy.value_model, cfg, policy.info)
-    dec, _ = pol.recommend(cs, X, explore=False)
+    dec = policy.with_config(cfg).recommend(cs, X, explore=False).decisions
     greedy = lookup_true_value(truth, dec[["debtor_id", "action", "scheduled_at"]], deps)
     greedy = greedy.set_index("debtor_id")
     common = oracle.index.intersection(greedy.index.dropna()).intersection(ladder.index)
@@ -206,20 +205,20 @@ def held_out_evaluation(policy, tables: dict[str, pd.DataFrame], since: pd.Times
 
     Returns ``(estimates, action mix)`` of :func:`scoring.policy.train.evaluate_policy`.
     """
-    from scoring.policy.train import _subset, evaluate_policy, logged_decisions
+    from scoring.policy.train import evaluate_policy, logged_decisions
 
     d = logged_decisions(tables, policy.config)
-    idx = np.flatnonzero((d.log["decided_at"] >= pd.Timestamp(since)).to_numpy())
-    if len(idx) == 0:
+    _, later = d.split_at(pd.Timestamp(since))
+    if len(later) == 0:
         raise ValueError(f"no logged decision with an observable reward after {since}")
-    return evaluate_policy(policy, _subset(d, idx))
+    return evaluate_policy(policy, later)
 
 
 def action_mix_by(policy, cs: CaseSet, X: pd.DataFrame, by: str = "segment") -> pd.DataFrame:
     """Share of each recommended action (greedy) per ``segment`` or ``dpd_bucket``."""
     from scoring.models.dataset import dpd_bucket
 
-    dec, _ = policy.recommend(cs, X, explore=False)
+    dec = policy.recommend(cs, X, explore=False).decisions
     if by == "segment":
         key = cs.cases["segment"].astype(str).to_numpy()
     elif by == "dpd_bucket":

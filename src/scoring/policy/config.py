@@ -211,6 +211,12 @@ class PolicyConfig(_Frozen):
     penalties: Penalties = Penalties()
     slots: SlotGrid = SlotGrid()
     exploration: Exploration = Exploration()
+    harm_cap: float | None = Field(
+        None,
+        ge=0,
+        description="Optional cap on an action's expected disputes + complaints (per case, "
+        "14 days): actions above it are not recommended (wait always stays).",
+    )
     compliance: ComplianceConfig
 
     @model_validator(mode="after")

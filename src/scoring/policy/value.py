@@ -1,4 +1,8 @@
-"""Action values learned from the actions log (CONTRACT §3 reward), with logged propensities.
+"""Legacy (format 1) action value model: kept so that policies registered before the
+reach x effect design keep loading and deciding as they did. New policies use
+:mod:`scoring.policy.learners` and :mod:`scoring.policy.reach`.
+
+Action values learned from the actions log (CONTRACT §3 reward), with logged propensities.
 
 The reward of an action is decomposed so that costs and penalties stay configuration:
 
@@ -273,3 +277,100 @@ class ActionValueModel:
         m = cls({k: lgb.Booster(model_str=s) for k, s in d["boosters"].items()}, d.get("info", {}))
         m.reach_table = m._reach_grid()
         return m
+
+
+def legacy_values(policy, cs, X, case, act, t, mask, review, num_threads: int = 0) -> dict:
+    """How policies registered before format 2 price candidates (their slot features and
+    reach grid), so that registered versions keep deciding as they did."""
+    from scoring.contract import ACTIONS
+    from scoring.policy.calendar import NS_PER_DAY, local_days, tz_codes, utc_to_local_ns, weekdays
+    from scoring.policy.rules import WAIT
+
+    NS_PER_HOUR = 3_600 * 10**9
+    cfg = policy.config
+    ok = mask == 0
+    case, act, t, review = case[ok], np.asarray(act, dtype=np.int64)[ok], t[ok], review[ok]
+    is_wait = act == WAIT
+    tz = tz_codes(cs.column("cases", "department"))
+    local = utc_to_local_ns(t, tz[case])
+    day = local_days(local)
+    wd = np.where(is_wait, 0, weekdays(day))
+    hr = np.where(is_wait, 0, (local - day * NS_PER_DAY) // NS_PER_HOUR)
+    max_dpd = np.asarray(X["max_days_past_due"])[case]
+    names = np.asarray(ACTIONS, dtype=object)
+    p_reach = np.where(
+        is_wait,
+        1.0,
+        policy.legacy_.reach(
+            cs.column("cases", "segment")[case],
+            names[np.where(is_wait, ACTIONS.index("email_reminder"), act)],
+            wd,
+            hr,
+            max_dpd,
+        ),
+    )
+    as_of = cs.column("cases", "as_of")
+    lead = np.where(is_wait, np.nan, (t - as_of[case]) / NS_PER_HOUR)
+    # best slot per (case, action): highest reachability, then earliest
+    order = np.lexsort((np.where(is_wait, np.inf, lead), -p_reach, act, case))
+    case, act, t, review = case[order], act[order], t[order], review[order]
+    p_reach, lead, wd, hr, is_wait = (
+        p_reach[order],
+        lead[order],
+        wd[order],
+        hr[order],
+        is_wait[order],
+    )
+    first = np.ones(len(case), dtype=bool)
+    first[1:] = (case[1:] != case[:-1]) | (act[1:] != act[:-1])
+    case, act, t, review = case[first], act[first], t[first], review[first]
+    p_reach, lead, wd, hr, wait = (
+        p_reach[first],
+        lead[first],
+        wd[first],
+        hr[first],
+        is_wait[first],
+    )
+    slots = pd.DataFrame(
+        {
+            "action": names[act],
+            "slot_weekday": np.where(wait, np.nan, wd),
+            "slot_hour": np.where(wait, np.nan, hr),
+            "lead_hours": np.where(wait, np.nan, lead),
+        }
+    )
+    pred = policy.legacy_.predict(
+        {k: np.asarray(v)[case] for k, v in X.items()}
+        if not isinstance(X, pd.DataFrame)
+        else X.iloc[case].reset_index(drop=True),
+        slots,
+        num_threads=num_threads,
+    )
+    amount = np.asarray(X["open_amount"])[case]
+    costs = np.array([cfg.costs[a] for a in ACTIONS])[act]
+    paid_share = pred["paid_share"].to_numpy()
+    p_dispute = pred["p_dispute"].to_numpy()
+    p_complaint = pred["p_complaint"].to_numpy()
+    expected_paid = amount * paid_share
+    value = (
+        expected_paid
+        - costs
+        - cfg.penalties.dispute * p_dispute
+        - cfg.penalties.complaint * p_complaint
+    )
+    wait_value = np.full(len(cs), np.nan)
+    wait_value[case[wait]] = value[wait]
+    return {
+        "case": case,
+        "action": act,
+        "scheduled_at": t,
+        "requires_review": review,
+        "p_reach": p_reach,
+        "paid_share": paid_share,
+        "p_dispute": p_dispute,
+        "p_complaint": p_complaint,
+        "expected_paid": expected_paid,
+        "cost": costs,
+        "expected_value": value,
+        "uplift": value - wait_value[case],
+    }
