@@ -190,3 +190,75 @@ def test_write_until_and_reload(tmp_path: Path) -> None:
     r = back.run_external(7, ladder_decider(back), ladder_counterfactual=False)
     assert r.summary["first_as_of"] == "2025-09-01T00:00:00+00:00"
     assert r.summary["decisions"] == w.loop_rounds[0].summary["decisions"]
+
+
+# --------------------------------------------------------------------------- the referee
+def test_rule_6_and_7_days_count_at_the_contact_day(plain: SyntheticWorld) -> None:
+    """CONTRACT §4.6-7 as written: legal escalation 30+ days past due and 8+ days after *a*
+    formal notice that got no payment, both at the contact's day; no formal notice or legal
+    escalation to a reliable customer before 30 days past due."""
+    from scoring.synthetic.params import EMAIL, FORMAL_NOTICE, LEGAL
+    from scoring.synthetic.sim import NEG, State
+
+    t = 400
+    u = {
+        "fn_unpaid": np.array([t - 5, t - 5, NEG, t - 20, t - 20], np.int32),
+        "last_pay": np.array([NEG, t - 2, NEG, NEG, t - 100], np.int32),
+        "since": np.array([t - 100, t - 100, t - 100, t - 100, t - 2000], np.int32),
+        "last_late_pay": np.full(5, NEG, np.int32),
+    }
+    st = State(u=u, i={})
+    agg = {"maxdpd": np.array([25, 40, 40, 40, 28])}
+    D = np.arange(5)
+    sim = plain.sim
+
+    def ok(act: int, day: int) -> np.ndarray:
+        return sim.legal_timing_ok(st, D, t, agg, np.full(5, act), np.full(5, day))
+
+    # unit 0: 26 days past due tomorrow, 30 in five days; its notice is then 10 days old
+    assert not ok(LEGAL, t + 1)[0] and ok(LEGAL, t + 5)[0]
+    # unit 1: paid after the notice; unit 2: never got one
+    assert not ok(LEGAL, t + 5)[1] and not ok(LEGAL, t + 5)[2]
+    # unit 3: an older unpaid notice qualifies, whatever came after it
+    assert ok(LEGAL, t + 1)[3]
+    # unit 4: reliable (5 years, nothing late): no notice before 30 days past due
+    assert not ok(FORMAL_NOTICE, t + 1)[4] and ok(FORMAL_NOTICE, t + 2)[4]
+    assert not ok(LEGAL, t + 1)[4] and ok(LEGAL, t + 2)[4]
+    assert ok(EMAIL, t + 1).all()
+    np.testing.assert_array_equal(sim.unpaid_notice(u, D), [True, False, False, True, True])
+
+
+def test_the_world_refuses_nothing_the_policy_rule_engine_allows() -> None:
+    """The world's CONTRACT §4 check (the loop's referee) and the policy's rule engine read the
+    contract alike: no (action, slot) the engine allows is refused by the world."""
+    rules = pytest.importorskip("scoring.policy.rules")
+    from scoring.cases import build_cases
+    from scoring.contract import ACTIONS as CONTRACT_ACTIONS
+    from scoring.contract import validate_tables
+    from scoring.policy.config import load_policy_config
+
+    assert tuple(CONTRACT_ACTIONS) == tuple(ACTIONS)
+    w = generate(400, seed=3, start="2025-01-01", end="2025-12-31", scenario="strategic",
+                 progress=False)  # fmt: skip
+    typed, problems = validate_tables(w.tables)
+    assert not problems
+    cfg = load_policy_config()
+    n_legal = 0
+    for as_of in pd.to_datetime(["2025-09-02", "2025-10-15"], utc=True):
+        cs = build_cases(typed, as_of)
+        case, act, t = rules.candidate_arrays(cs, cfg)
+        mask, _ = rules.evaluate_arrays(cs, case, act, t, cfg)
+        idx = w.debtor_index(cs.cases["debtor_id"].astype(str))[case]
+        day, _ = w._day(as_of)
+        uniq, pos = np.unique(idx, return_inverse=True)
+        st, _, _, al, f, fp = w._decision_state(uniq, day)
+        va = act.astype(np.int64)
+        wait = va == 0
+        vd, vm = w._local_slot(idx, np.where(wait, 0, t // 10**9))
+        vd, vm = np.where(wait, day, vd), np.where(wait, 0, vm)
+        c = w._compliance_parts(st, al, f, fp, pos, idx, va, vd, vm, day, as_of.value // 10**9)
+        engine_ok = mask == 0
+        refused = engine_ok & ~c["compliant"]
+        assert not refused.any(), pd.Series(np.asarray(ACTIONS)[va[refused]]).value_counts()
+        n_legal += int((engine_ok & (np.asarray(ACTIONS)[va] == "legal_escalation")).sum())
+    assert n_legal > 0

@@ -170,6 +170,7 @@ def initial_state(deb: dict, inv: dict, seed: int, debtor_idx: np.ndarray) -> St
     u["c_ring"] = np.full((n, 3), NEG, np.int32)
     u["p_ring"] = np.full((n, 4), NEG, np.int32)
     u["last_fn"] = np.full(n, NEG, np.int32)
+    u["fn_unpaid"] = np.full(n, NEG, np.int32)  # first formal notice since the last payment
     u["last_pay"] = np.full(n, NEG, np.int32)
     u["last_late_pay"] = np.full(n, NEG, np.int32)
     u["last_review"] = np.full(n, NEG, np.int32)
@@ -488,7 +489,10 @@ class Simulator:
                 & (i["issue"][L] <= t)
             )
             i["legal"][L[m]] = t
-        u["last_fn"][E[a == FORMAL_NOTICE]] = t
+        fn = E[a == FORMAL_NOTICE]
+        u["last_fn"][fn] = t
+        stale = (u["fn_unpaid"][fn] <= NEG) | (u["last_pay"][fn] >= u["fn_unpaid"][fn])
+        u["fn_unpaid"][fn[stale]] = t
         u["n_complaints"][E] += complaint
         u["annoy"][E] += 2.0 * complaint
         # contact history for caps
@@ -655,7 +659,8 @@ class Simulator:
         """Actions the logging policy may take for units ``D`` at the evening of day ``t``.
 
         With ``compliance_only`` only the rules of CONTRACT §4 apply (not the policy's own
-        restrictions such as "dispute_review only during a dispute").
+        restrictions such as "dispute_review only during a dispute"), and the parts of rules 6
+        and 7 that count days are left to :meth:`legal_timing_ok` (at the contact's day).
         Returns (allowed ``[n, N_ACTIONS]``, feasible days, feasible phone days).
         """
         u = st.u
@@ -667,15 +672,19 @@ class Simulator:
         dpd = agg["maxdpd"][D]
         cons = u["consent"][D]
         disp = agg["open_dispute"][D]
-        legal_ok = (
-            (dpd >= 30)
-            & (u["last_fn"][D] > NEG)
-            & (t - u["last_fn"][D] >= 8)
-            & (u["last_pay"][D] < u["last_fn"][D])
-        )
         pol = not compliance_only
         if pol:
-            legal_ok &= agg["balance"][D] >= self.p.legal_min_balance
+            legal_ok = (
+                (dpd >= 30)
+                & (u["last_fn"][D] > NEG)
+                & (t - u["last_fn"][D] >= 8)
+                & (u["last_pay"][D] < u["last_fn"][D])
+                & (agg["balance"][D] >= self.p.legal_min_balance)
+            )
+        else:
+            # rule 6's days (past due, since the notice) count at the contact's day:
+            # legal_timing_ok; here only that some notice got no payment
+            legal_ok = self.unpaid_notice(u, D)
         al = np.zeros((len(D), N_ACTIONS), bool)
         al[:, WAIT] = True
         al[:, EMAIL] = cons[:, 0] & anyf
@@ -683,12 +692,35 @@ class Simulator:
         al[:, WHATSAPP] = cons[:, 2] & anyf
         al[:, PHONE] = cons[:, 3] & anyp
         al[:, LETTER] = anyf
-        al[:, FORMAL_NOTICE] = anyf & ((dpd >= 1) | (not pol)) & (~rel | (dpd >= 30))
+        # rule 7's "no formal notice before 30 days past due" counts at the contact's day in
+        # the compliance check (legal_timing_ok)
+        al[:, FORMAL_NOTICE] = anyf & ((dpd >= 1) | (not pol)) & (~rel | (dpd >= 30) | (not pol))
         al[:, PAYMENT_PLAN] = anyf & ((dpd >= 1) | (not pol))
         al[:, DISPUTE_REVIEW] = anyf & (disp | (not pol))
-        al[:, LEGAL] = anyf & legal_ok & (~rel | (dpd >= 30))
+        al[:, LEGAL] = anyf & legal_ok & (~rel | (dpd >= 30) | (not pol))
         al[disp] &= np.isin(np.arange(N_ACTIONS), [WAIT, DISPUTE_REVIEW])[None, :]
         return al, f, fp
+
+    @staticmethod
+    def unpaid_notice(u: dict, D: np.ndarray) -> np.ndarray:
+        """Some formal notice was made and nothing was paid since (from its day on)."""
+        return (u["fn_unpaid"][D] > NEG) & (u["last_pay"][D] < u["fn_unpaid"][D])
+
+    def legal_timing_ok(
+        self, st: State, D: np.ndarray, t: int, agg: dict, act: np.ndarray, day: np.ndarray
+    ) -> np.ndarray:
+        """The parts of CONTRACT §4 rules 6 and 7 that count days, at the contact's local day
+        ``day`` for a decision the evening of ``t`` (units ``D``, actions ``act``): a
+        ``legal_escalation`` 30+ days past due (oldest open invoice of the case) and 8+ days
+        after a formal notice that got no payment (any such notice); for a reliable customer,
+        no ``formal_notice`` or ``legal_escalation`` before 30 days past due. Other actions:
+        True."""
+        dpd = agg["maxdpd"][D] + (np.asarray(day, dtype=np.int64) - t)
+        rel = self._reliable_contract(st.u, D, t)
+        fn = st.u["fn_unpaid"][D].astype(np.int64)
+        legal = (dpd >= 30) & self.unpaid_notice(st.u, D) & (day - fn >= 8)
+        notice = ~rel | (dpd >= 30)
+        return np.where(act == LEGAL, legal, np.where(act == FORMAL_NOTICE, notice, True))
 
     def ladder(self, st: State, D: np.ndarray, t: int, agg: dict, al: np.ndarray) -> np.ndarray:
         """The escalation ladder's choice (greedy logging policy) for units ``D``."""

@@ -823,7 +823,9 @@ class SyntheticWorld:
         as_of_s: int,
     ) -> dict[str, np.ndarray]:
         """The pieces of :meth:`_compliant`'s verdict: ``allowed`` (the action, by consent,
-        disputes, legal prerequisites, reliable customers), ``in_window`` (local day within
+        disputes, legal prerequisites, reliable customers; the days of rules 6 and 7 counted at
+        the contact's local day, any formal notice that got no payment qualifying, as the
+        policy's rule engine reads them), ``in_window`` (local day within
         ``day .. day + 6``), ``day_ok`` (in the window and a compliant day for the action),
         ``hour_ok``, ``later`` (after ``as_of``), ``wait``, ``utc`` and ``compliant``."""
         k = vd - day
@@ -836,7 +838,9 @@ class SyntheticWorld:
         utc = self._slot_utc(dglob, vd, vm)
         wait = va == WAIT
         later = utc > as_of_s
-        allowed = al[pos, va]
+        agg = self.sim._aggregates(st, day - 1)
+        timing = self.sim.legal_timing_ok(st, pos, day - 1, agg, va, vd)
+        allowed = al[pos, va] & timing
         comp = allowed & day_ok & hour_ok & later
         comp[wait] = True
         return dict(
