@@ -19,6 +19,7 @@ SCORE_FIELDS = {
 DECISION_FIELDS = SCORE_FIELDS | {
     "decision_id", "action", "channel", "scheduled_at", "tone", "template", "installments",
     "expected_value", "uplift_vs_wait", "propensity", "requires_review", "options", "removed",
+    "timing_reason", "p_reach",
 }  # fmt: skip
 
 
@@ -238,6 +239,8 @@ def test_next_action_one_case(client, bundle):
     uuid.UUID(d["decision_id"])
     actions = [o["action"] for o in d["options"]]
     assert d["action"] in actions
+    if d["action"] != "wait":  # why that time, in the response language
+        assert d["timing_reason"] and 0 < d["p_reach"] <= 1
     chosen = d["options"][actions.index(d["action"])]
     assert chosen["probability"] == pytest.approx(d["propensity"])
     assert chosen["expected_value"] == pytest.approx(d["expected_value"])

@@ -130,7 +130,9 @@ def test_default_config_holds_the_contract_defaults() -> None:
     assert cfg.penalties.dispute == 50.0
     assert cfg.compliance.agency_mode.enabled is False
     assert cfg.compliance.horizon.days == 7
-    assert cfg.slots.hours == ("09:00", "11:00", "14:00", "17:00", "19:00")
+    # every 30 minutes from 08:00 to 19:30, within six days (safely inside the 7-day horizon)
+    assert cfg.slots.hours == tuple(f"{h:02d}:{m:02d}" for h in range(8, 20) for m in (0, 30))
+    assert cfg.slots.days_ahead == 6 and cfg.harm_cap is None
     assert cfg.exploration.temperature > 0
     assert cfg.fingerprint() == load_policy_config(default_policy_path()).fingerprint()
     with pytest.raises(ValidationError):
@@ -491,7 +493,7 @@ def test_candidates_grid_and_summary() -> None:
     assert (grid[grid["action"] == "wait"].groupby("case").size() == 1).all()
     assert grid.loc[grid["action"] == "wait", "scheduled_at"].isna().all()
     per = grid[grid["action"] != "wait"].groupby(["case", "action"], observed=True).size()
-    assert set(per) == {35}
+    assert set(per) == {24 * 6}  # every 30 minutes 08:00-19:30 on the next 6 days
     assert len(per) == 2 * len(CONTACT_ACTIONS)
     res = evaluate(cs, grid)
     assert res.index.equals(grid.index)
