@@ -835,18 +835,26 @@ def action_rewards(
     penalty: float = 50.0,
     horizon_days: int = REWARD_HORIZON_DAYS,
     chunk_debtors: int = 5000,
+    start_day: int = 0,
 ) -> pd.DataFrame:
     """The reward of CONTRACT §3 for every logged action.
 
     For a decision on day D (``decided_at``, Europe/Paris): the amount of the debtor's invoices
-    open at D that are paid in [D, D + 14 days), minus the action's cost, minus ``penalty`` for
-    each dispute raised on those invoices and each complaint recorded in that window.
+    open at D that are paid in [D + s, D + s + 14 days), minus the action's cost, minus
+    ``penalty`` for each dispute raised on those invoices in that window and each complaint
+    recorded in the 14 days from the decision (``s`` = ``start_day``, 0 by default).
+
+    Policy learning uses ``start_day=1``: dates carry no time of day, so a payment or dispute
+    dated the decision day may have happened before the decision (and driven it: a dispute
+    raised that day makes a ladder wait) while the features only know the days before; counting
+    it would teach the learners that waiting causes disputes.
     Returns the actions table with ``paid_14d``, ``n_disputes_14d``, ``n_complaints_14d``,
     ``cost``, ``reward`` and ``observable`` columns.
     """
     acts = tables["actions"].copy()
     acts["day"] = as_of_day(acts["decided_at"])
     inv = tables["invoices"]
+    shift = pd.Timedelta(days=start_day)
     h = pd.Timedelta(days=horizon_days)
     debtors = acts["debtor_id"].unique()
     paid = np.zeros(len(acts))
@@ -863,15 +871,16 @@ def action_rewards(
         if m.empty:
             continue
         is_open = open_invoice_mask(m, m["day"])
+        first = m["day"] + shift
         pay = (
             is_open
-            & (m["paid_date"] >= m["day"]).fillna(False)
-            & (m["paid_date"] < m["day"] + h).fillna(False)
+            & (m["paid_date"] >= first).fillna(False)
+            & (m["paid_date"] < first + h).fillna(False)
         )
         disp = (
             is_open
-            & (m["dispute_date"] >= m["day"]).fillna(False)
-            & (m["dispute_date"] < m["day"] + h).fillna(False)
+            & (m["dispute_date"] >= first).fillna(False)
+            & (m["dispute_date"] < first + h).fillna(False)
         )
         rows = m["_row"].to_numpy()
         paid += np.bincount(rows, weights=np.where(pay, m["amount"], 0.0), minlength=len(acts))
@@ -905,5 +914,5 @@ def action_rewards(
         - acts["cost"]
         - penalty * (acts["n_disputes_14d"] + acts["n_complaints_14d"])
     )
-    acts["observable"] = acts["day"] + h <= data_end(tables)
+    acts["observable"] = acts["day"] + shift + h <= data_end(tables)
     return acts.drop(columns=["_row"])

@@ -133,6 +133,15 @@ def test_action_rewards_on_hand_made_log(tables):
     # A2: phone call 2026-01-20; I2 dispute 2026-02-05 is 16 days later: outside the window
     assert r.loc["A2", "n_disputes_14d"] == 0
     assert r.loc["A2", "reward"] == pytest.approx(-4.0)
+    # policy learning counts from the day after the decision: a payment or dispute dated the
+    # decision day may have come before it (and driven it)
+    t = {k: v.copy() for k, v in tables.items()}
+    inv = t["invoices"]
+    inv.loc[inv["invoice_id"] == "I4", "paid_date"] = pd.Timestamp("2026-02-03")  # A4's day
+    same_day = action_rewards(t, costs, penalty=50.0).set_index("action_id")
+    next_day = action_rewards(t, costs, penalty=50.0, start_day=1).set_index("action_id")
+    assert same_day.loc["A4", "paid_14d"] == pytest.approx(90.0)
+    assert next_day.loc["A4", "paid_14d"] == 0.0
 
 
 def test_features_of_a_hand_made_case(tables):

@@ -20,6 +20,8 @@ from scoring.policy.config import PolicyConfig
 from scoring.policy.reach import REACHED, SEGMENTS, Evidence, dpd_bucket_codes, local_slot
 
 NAT = np.iinfo(np.int64).min
+#: rewards are counted from the day after the decision (see :func:`action_rewards`)
+REWARD_START_DAY = 1
 
 
 @dataclass
@@ -91,7 +93,9 @@ def logged_decisions(
     progress: bool = False,
 ) -> LoggedDecisions:
     """Cases at each logged decision (``as_of = decided_at``) with the CONTRACT §3 reward."""
-    acts = action_rewards(tables, dict(config.costs), penalty=config.penalties.dispute)
+    acts = action_rewards(
+        tables, dict(config.costs), penalty=config.penalties.dispute, start_day=REWARD_START_DAY
+    )
     acts = acts[acts["observable"].to_numpy()]
     if max_decisions and len(acts) > max_decisions:
         keep = np.sort(np.random.default_rng(seed).choice(len(acts), max_decisions, replace=False))

@@ -186,6 +186,7 @@ class Policy:
 
             sel = select_learner(history, config, self)
             self.selection_ = sel.table
+            self.selection_fitted_ = sel.fitted  # every candidate, fitted on the earlier part
             chosen = sel.chosen
             if self.refit:
                 self.reach_ = ReachModel.fit_history(history)
