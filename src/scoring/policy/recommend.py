@@ -317,8 +317,8 @@ class Policy:
         is_wait = act == WAIT
         n = len(cs)
         tz = tz_codes(cs.column("cases", "department"))
-        wd, hr = local_slot(np.where(is_wait, 0, t), tz[case])
         as_of = cs.column("cases", "as_of")
+        wd, hr = local_slot(np.where(is_wait, as_of[case], t), tz[case])  # wait: any real time
         lead_h = np.where(is_wait, np.nan, (t - as_of[case]) / NS_PER_HOUR)
         seg_all = np.array(
             [SEGMENTS.index(s) if s in SEGMENTS else 0 for s in cs.column("cases", "segment")]
