@@ -234,3 +234,17 @@ def test_policy_benchmark_crossfit_oracle_removes_the_winners_curse():
     assert np.allclose(avg["expected_reward"], (a["expected_reward"] + b["expected_reward"]) / 2)
     with pytest.raises(ValueError):
         crossfit_oracle(a, b.iloc[1:])
+
+
+def test_a_later_contact_keeps_less_of_its_effect(planted):
+    """A contact L whole days after as_of keeps (1 - L / delay_horizon_days) of its effect:
+    with a one-day horizon, no contact is ever put off to a later day."""
+    tables, policy = planted
+    cs = build_cases(tables, "2025-11-03T09:00:00+01:00")
+    X = features(cs)
+    as_of = pd.Timestamp("2025-11-03T09:00:00+01:00")
+    short = policy.with_config(policy.config.with_overrides({"slots": {"delay_horizon_days": 1}}))
+    dec = short.recommend(cs, X, explore=False).decisions
+    contacts = dec[dec["action"] != "wait"]
+    assert len(contacts) > 0
+    assert (contacts["scheduled_at"] - as_of < pd.Timedelta(hours=24)).all()

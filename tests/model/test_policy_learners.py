@@ -246,3 +246,21 @@ def test_promotion_gate(trained):
     client.set_registered_model_alias(name, "champion", str(champ))
     client.set_registered_model_alias(name, "challenger", str(champ))
     pd.Series(dtype=float)  # keep pandas imported for the helpers above
+
+
+def test_ensemble_is_the_mean_of_its_members_and_round_trips(arms):
+    from scoring.policy.learners import ENSEMBLE_MEMBERS, EffectModel, EnsembleLearner
+
+    small = arms.take(np.arange(6000))
+    members = [make_learner(m).fit(small) for m in ENSEMBLE_MEMBERS]
+    ens = EnsembleLearner.from_members(members)
+    n = 500
+    arm = np.full(n, PHONE)
+    lead = np.ones(n)
+    got = ens.predict(small.M[:n], arm, lead)
+    want = np.mean([m.predict(small.M[:n], arm, lead)["share"] for m in members], axis=0)
+    np.testing.assert_allclose(got["share"], want)
+    again = EffectModel.from_dict(ens.to_dict())
+    assert isinstance(again, EnsembleLearner)
+    np.testing.assert_allclose(again.predict(small.M[:n], arm, lead)["share"], got["share"])
+    assert again.not_reached == ens.not_reached

@@ -187,6 +187,12 @@ class SlotGrid(_Frozen):
 
     days_ahead: int = Field(7, ge=1, le=31)
     hours: tuple[HHMM, ...] = ("09:00", "11:00", "14:00", "17:00", "19:00")
+    delay_horizon_days: float = Field(
+        14.0,
+        gt=0,
+        description="A contact scheduled L whole days after as_of keeps (1 - L / this) of its "
+        "effect against waiting (the reward counts payments within 14 days of the decision).",
+    )
 
 
 class Penalties(_Frozen):

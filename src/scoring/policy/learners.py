@@ -23,7 +23,9 @@ Learners (chosen per data set by off-policy validation, :mod:`scoring.policy.sel
   models and the logged propensities (times the reach probability for contact arms) give a
   doubly robust pseudo-outcome of every arm for every row; the effect of each arm against
   ``wait`` is then a LightGBM regression of the pseudo-outcome difference on the case
-  features. Dispute and complaint effects use the same machinery.
+  features. Dispute and complaint effects use the same machinery;
+* ``ensemble``: the mean of ``s`` and ``t`` (their errors on rarely explored arms are partly
+  independent, so their mean varies less than either).
 
 A contact that does not reach the debtor is valued as ``wait`` plus a per-action shift
 (shrunk toward zero) estimated from the not-reached rows: an unanswered call changes nothing,
@@ -43,7 +45,9 @@ from scoring.features import CATEGORICAL, FEATURE_NAMES
 
 N_ARMS = len(ACTIONS)
 TARGETS = ("share", "dispute", "complaint")
-LEARNERS = ("s", "s_bagged", "t", "dr")
+LEARNERS = ("s", "s_bagged", "t", "dr", "ensemble")
+#: the members of the ``ensemble`` learner
+ENSEMBLE_MEMBERS = ("s", "t")
 CAT_IDX = [FEATURE_NAMES.index(c) for c in CATEGORICAL]
 ARM_COL = len(FEATURE_NAMES)  # S-learner matrix: case features, arm, lead days
 BASE_PARAMS = {
@@ -65,6 +69,18 @@ BASE_PARAMS = {
 }
 OBJECTIVE = {"share": "cross_entropy", "dispute": "binary", "complaint": "binary"}
 MAX_ROUNDS = 300
+#: the S- and T-learners' trees: few explored rows per arm make their estimates noisy, and the
+#: policy takes the best of several noisy estimates, so the trees are kept small and shrunk
+#: (measured on seven scenario worlds and confirmed on a second draw: docs/policy.md)
+REGULARISED = {
+    "min_child_samples": 200,
+    "lambda_l2": 10.0,
+    "num_leaves": 15,
+    "learning_rate": 0.05,
+}
+#: inverse-propensity weights of the S- and T-learners are clipped here (the DR-learner keeps
+#: ``ArmData.max_weight`` for its pseudo-outcomes): less variance for a little bias
+WEIGHT_CLIP = 10.0
 MIN_ARM_ROWS = 300
 NOT_REACHED_PRIOR = 50.0
 
@@ -85,9 +101,13 @@ class ArmData:
 
     @property
     def weight(self) -> np.ndarray:
+        return self.weights(self.max_weight)
+
+    def weights(self, clip: float) -> np.ndarray:
+        """Inverse logged propensities clipped at ``clip``, normalised to mean 1."""
         p = np.asarray(self.propensity, dtype=float)
         ok = np.isfinite(p) & (p > 0)
-        w = np.minimum(np.where(ok, 1.0 / np.where(ok, p, 1.0), 1.0), self.max_weight)
+        w = np.minimum(np.where(ok, 1.0 / np.where(ok, p, 1.0), 1.0), clip)
         return w / w.mean()
 
     def take(self, idx: np.ndarray) -> ArmData:
@@ -225,6 +245,8 @@ class EffectModel:
             return _load(v)
 
         kind = LEARNER_CLASSES[d["name"]]
+        if kind.from_dict.__func__ is not EffectModel.from_dict.__func__:
+            return kind.from_dict(d)
         return kind(d["name"], load(d["models"]), d["not_reached"], d.get("info", {}))
 
 
@@ -236,7 +258,7 @@ class SLearner(EffectModel):
     """One model per target over case features + arm + lead time."""
 
     def _fit(self, d: ArmData) -> None:
-        self.models = fit_s(d, arm_rows(d))
+        self.models = fit_s(d, arm_rows(d), REGULARISED, WEIGHT_CLIP)
         self.info["rows"] = int(len(arm_rows(d)))
 
     def predict(self, M, arm, lead, num_threads=0):
@@ -244,9 +266,13 @@ class SLearner(EffectModel):
         return {k: _clip(k, _predict(self.models[k], X, num_threads)) for k in TARGETS}
 
 
-def fit_s(d: ArmData, rows: np.ndarray, params: dict | None = None) -> dict[str, Any]:
+def fit_s(
+    d: ArmData, rows: np.ndarray, params: dict | None = None, clip: float | None = None
+) -> dict[str, Any]:
+    """One model per target over case features + arm + lead (weights clipped at ``clip``,
+    default ``d.max_weight``)."""
     X = s_matrix(d.M[rows], d.arm[rows], d.lead[rows])
-    w = d.weight[rows]
+    w = d.weights(d.max_weight if clip is None else clip)[rows]
     return {
         k: _train(X, d.y[k][rows], w, OBJECTIVE[k], [*CAT_IDX, ARM_COL], params) for k in TARGETS
     }
@@ -267,7 +293,9 @@ class BaggedSLearner(EffectModel):
             rng = np.random.default_rng(100 + k)
             keep = rng.random(len(groups)) < 0.7
             idx = rows[keep[np.searchsorted(groups, d.group[rows])]]
-            bags.append(fit_s(d, idx, {"seed": 7 + k, "bagging_seed": 11 + k}))
+            bags.append(
+                fit_s(d, idx, {**REGULARISED, "seed": 7 + k, "bagging_seed": 11 + k}, WEIGHT_CLIP)
+            )
         self.models = {"bags": bags}
         self.info["bags"] = self.K
 
@@ -285,7 +313,7 @@ class TLearner(EffectModel):
 
     def _fit(self, d: ArmData) -> None:
         rows = arm_rows(d)
-        w = d.weight
+        w = d.weights(WEIGHT_CLIP)
         per_arm: dict[str, dict[str, Any]] = {}
         for a in range(N_ARMS):
             idx = rows[d.arm[rows] == a]
@@ -293,9 +321,10 @@ class TLearner(EffectModel):
                 continue
             X = np.column_stack([d.M[idx], d.lead[idx]])
             per_arm[str(a)] = {
-                k: _train(X, d.y[k][idx], w[idx], OBJECTIVE[k], CAT_IDX) for k in TARGETS
+                k: _train(X, d.y[k][idx], w[idx], OBJECTIVE[k], CAT_IDX, REGULARISED)
+                for k in TARGETS
             }
-        self.models = {"arms": per_arm, "s": fit_s(d, rows)}
+        self.models = {"arms": per_arm, "s": fit_s(d, rows, REGULARISED, WEIGHT_CLIP)}
         self.info["arms_with_own_model"] = sorted(int(a) for a in per_arm)
 
     def predict(self, M, arm, lead, num_threads=0):
@@ -408,6 +437,52 @@ class DRLearner(EffectModel):
         return {k: _clip(k, v) for k, v in out.items()}
 
 
+class EnsembleLearner(EffectModel):
+    """The mean prediction of :data:`ENSEMBLE_MEMBERS` (and of their not-reached shifts).
+
+    ``from_members`` builds it from learners already fitted on the same rows (the selection
+    fits every candidate anyway)."""
+
+    def _fit(self, d: ArmData) -> None:
+        self.models = {"members": [make_learner(m).fit(d) for m in ENSEMBLE_MEMBERS]}
+        self.info["members"] = list(ENSEMBLE_MEMBERS)
+
+    def fit(self, d: ArmData) -> EffectModel:
+        self._fit(d)
+        self._average_not_reached()
+        return self
+
+    @classmethod
+    def from_members(cls, members: list[EffectModel]) -> EnsembleLearner:
+        e = cls("ensemble", {"members": list(members)}, {}, {"members": [m.name for m in members]})
+        e._average_not_reached()
+        return e
+
+    def _average_not_reached(self) -> None:
+        ms = self.models["members"]
+        self.not_reached = {
+            k: np.mean([m.not_reached[k] for m in ms], axis=0).tolist() for k in TARGETS
+        }
+
+    def predict(self, M, arm, lead, num_threads=0):
+        ms = self.models["members"]
+        preds = [m.predict(M, arm, lead, num_threads) for m in ms]
+        return {k: np.mean([p[k] for p in preds], axis=0) for k in TARGETS}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "models": {"members": [m.to_dict() for m in self.models["members"]]},
+            "not_reached": self.not_reached,
+            "info": self.info,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EnsembleLearner:
+        members = [EffectModel.from_dict(m) for m in d["models"]["members"]]
+        return cls(d["name"], {"members": members}, d["not_reached"], d.get("info", {}))
+
+
 def _typical_lead(d: ArmData) -> float:
     lead = d.lead[np.isfinite(d.lead)]
     return float(np.median(lead)) if len(lead) else 1.0
@@ -418,6 +493,7 @@ LEARNER_CLASSES: dict[str, type[EffectModel]] = {
     "s_bagged": BaggedSLearner,
     "t": TLearner,
     "dr": DRLearner,
+    "ensemble": EnsembleLearner,
 }
 
 

@@ -134,7 +134,7 @@ class Policy:
         candidates: tuple[str, ...] = LEARNERS,
         valid_fraction: float = 0.25,
         refit: bool = True,
-        prior: str = "dr",
+        prior: str = "ensemble",
     ) -> None:
         self.config = config
         self.prior = prior
@@ -280,7 +280,7 @@ class Policy:
             tuple(par.get("candidates", LEARNERS)),
             par.get("valid_fraction", 0.25),
             par.get("refit", True),
-            par.get("prior", "dr"),
+            par.get("prior", "ensemble"),
         )
         p.reach_ = ReachModel.from_dict(d["reach"])
         p.effects_ = EffectModel.from_dict(d["effects"])
@@ -335,24 +335,33 @@ class Policy:
             per_debtor=self.per_debtor_reach,
         )
         p_reach = np.where(is_wait, 1.0, r["p"])
-        # effects per (case, action, lead in whole days): few distinct rows
-        lead_d = np.where(is_wait, -1, np.floor(np.nan_to_num(lead_h, nan=0.0) / 24.0)).astype(
-            np.int64
+        # effects per (case, action) at a same-day contact; a contact ``L`` whole days later
+        # keeps (1 - L / delay_horizon_days) of its effect against waiting (the reward counts
+        # payments within a fixed window after the decision, CONTRACT §3). The learners' own
+        # lead-time adjustment is not used to move contacts to later days: the log's lead
+        # times follow the old policy's schedule, and trees extrapolate flat, which let tiny
+        # reach differences push contacts days later (measured: docs/policy.md).
+        lead_d = np.where(is_wait, 0, np.floor(np.nan_to_num(lead_h, nan=0.0) / 24.0))
+        keep_share = np.where(
+            is_wait, 1.0, np.clip(1.0 - lead_d / cfg.slots.delay_horizon_days, 0.0, 1.0)
         )
-        key = (case * len(ACTIONS) + act) * 16 + (lead_d + 1)
+        key = case * len(ACTIONS) + act
         uk, inv = np.unique(key, return_inverse=True)
-        u_case = uk // (16 * len(ACTIONS))
-        u_act = (uk // 16) % len(ACTIONS)
-        u_lead = np.where(u_act == WAIT, np.nan, (uk % 16) - 1 + 0.5)
+        u_case = uk // len(ACTIONS)
+        u_act = uk % len(ACTIONS)
+        u_lead = np.where(u_act == WAIT, np.nan, 0.5)
         M = case_matrix(X)
         eff = self.effects_.predict(M[u_case], u_act, u_lead, num_threads)
         wait = self.effects_.predict(
             M, np.zeros(n, dtype=np.int64), np.full(n, np.nan), num_threads
         )
-        nr = self.effects_.predict_not_reached({k: v[case] for k, v in wait.items()}, act)
-        share = p_reach * eff["share"][inv] + (1 - p_reach) * nr["share"]
-        p_dispute = p_reach * eff["dispute"][inv] + (1 - p_reach) * nr["dispute"]
-        p_complaint = p_reach * eff["complaint"][inv] + (1 - p_reach) * nr["complaint"]
+        wait_c = {k: v[case] for k, v in wait.items()}
+        nr = self.effects_.predict_not_reached(wait_c, act)
+        eff = {k: wait_c[k] + (eff[k][inv] - wait_c[k]) * keep_share for k in eff}
+        nr = {k: wait_c[k] + (nr[k] - wait_c[k]) * keep_share for k in nr}
+        share = p_reach * eff["share"] + (1 - p_reach) * nr["share"]
+        p_dispute = p_reach * eff["dispute"] + (1 - p_reach) * nr["dispute"]
+        p_complaint = p_reach * eff["complaint"] + (1 - p_reach) * nr["complaint"]
         amount = np.asarray(X["open_amount"], dtype=float)[case]
         costs = np.array([cfg.costs[a] for a in ACTIONS])[act]
         expected_paid = amount * share

@@ -52,7 +52,7 @@ def time_split(history, fraction: float):
 def select_learner(history, config: PolicyConfig, template, progress: bool = False) -> Selection:
     """Fit each of ``template.candidates`` on the early history, value them on the later."""
     from scoring.policy.history import arm_data
-    from scoring.policy.learners import make_learner
+    from scoring.policy.learners import ENSEMBLE_MEMBERS, EnsembleLearner, make_learner
     from scoring.policy.reach import ReachModel
     from scoring.policy.recommend import Policy
 
@@ -72,7 +72,8 @@ def select_learner(history, config: PolicyConfig, template, progress: bool = Fal
     ope_config = config.with_overrides({"slots": {"hours": list(OPE_SLOT_HOURS)}})
     Q = crossfit_q(late, config, earlier=early)
     rows, fitted, terms = [], {}, {}
-    names = template.candidates
+    # the ensemble last: it reuses its members when they are candidates too
+    names = sorted(template.candidates, key=lambda c: c == "ensemble")
     if progress:
         from tqdm.auto import tqdm
 
@@ -81,7 +82,13 @@ def select_learner(history, config: PolicyConfig, template, progress: bool = Fal
         t0 = time.perf_counter()
         p = Policy(config, learner=name, per_debtor_reach=template.per_debtor_reach)
         p.reach_ = reach
-        p.effects_ = make_learner(name).fit(data)
+        if name == "ensemble" and all(m in fitted for m in ENSEMBLE_MEMBERS):
+            # the members were fitted on the same rows just above
+            p.effects_ = EnsembleLearner.from_members(
+                [fitted[m].effects_ for m in ENSEMBLE_MEMBERS]
+            )
+        else:
+            p.effects_ = make_learner(name).fit(data)
         p.info_ = {"learner": name}
         fit_s = time.perf_counter() - t0
         est = policy_value(p.with_config(ope_config), late, Q)
