@@ -19,7 +19,7 @@ Reports per world and learner: the share of the ladder-to-best gap captured (wit
 error), disputes + complaints per case, rule violations (the world's own compliance check),
 the learner the selection picked and its off-policy estimate next to its true value.
 
-    python benchmarks/bench_policy.py --scenario all --debtors 6000 --cases 300
+    python benchmarks/bench_policy.py --scenario all --debtors 6000 --cases 600
 
 Writes ``benchmarks/results/policy_scenarios.json``, ``policy_scenarios.md`` and
 ``policy_tradeoff.png``. Long: about 5 minutes per world on 2 cores.
@@ -243,6 +243,12 @@ def _markdown(results: list[dict]) -> str:
         f"Chosen learner: mean {np.mean(shares):.0%}, worst {np.min(shares):.0%} of the "
         "ladder-to-best gap (cross-fitted oracle)."
     )
+    per = {ln: [r["learners"][ln]["gap_captured"] for r in results] for ln in LEARNERS}
+    lines.append(
+        "Each learner on its own: "
+        + "; ".join(f"{ln} mean {np.mean(v):.0%}, worst {np.min(v):.0%}" for ln, v in per.items())
+        + "."
+    )
     return "\n".join(lines)
 
 
@@ -280,7 +286,7 @@ def main() -> None:
     )
     ap.add_argument("--scenario", default="all", help="'all' or names separated by commas")
     ap.add_argument("--debtors", type=int, default=6000)
-    ap.add_argument("--cases", type=int, default=300)
+    ap.add_argument("--cases", type=int, default=600)
     ap.add_argument("--replicas", type=int, default=8, help="per replica set (two sets)")
     ap.add_argument("--days-before-end", type=int, default=60)
     ap.add_argument("--seed", type=int, default=3)
@@ -307,7 +313,8 @@ def main() -> None:
         )
     md = _markdown(results)
     Path(args.out).with_suffix(".md").write_text(md + "\n")
-    _plot(results, RESULTS / "policy_tradeoff.png")
+    out = Path(args.out)
+    _plot(results, out.with_name(out.stem.replace("policy_scenarios", "policy_tradeoff") + ".png"))
     print(md)
 
 

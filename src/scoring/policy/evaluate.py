@@ -182,13 +182,35 @@ def dr_terms(reward, propensity, pi_logged, q_logged, v_direct) -> np.ndarray:
     return np.where(ok, np.asarray(v_direct) + w * (r - np.asarray(q_logged)), np.nan)
 
 
-def paired_difference(a: np.ndarray, b: np.ndarray, n_boot: int = 500, seed: int = 0) -> dict:
-    """Mean of ``a - b`` over the same decisions with a bootstrap 95 % interval."""
+def paired_difference(
+    a: np.ndarray,
+    b: np.ndarray,
+    n_boot: int = 500,
+    seed: int = 0,
+    groups: np.ndarray | None = None,
+    level: float = 0.95,
+) -> dict:
+    """Mean of ``a - b`` over the same decisions with a bootstrap interval at ``level``.
+
+    ``groups`` (e.g. debtor ids): resample whole groups, since decisions about the same debtor
+    are not independent (a per-decision bootstrap would give too narrow an interval)."""
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    d = d[np.isfinite(d)]
+    ok = np.isfinite(d)
+    d = d[ok]
     if not len(d):
         return {"diff": float("nan"), "low": float("nan"), "high": float("nan")}
     rng = np.random.default_rng(seed)
-    boots = np.array([d[rng.integers(0, len(d), len(d))].mean() for _ in range(n_boot)])
-    lo, hi = np.percentile(boots, [2.5, 97.5])
+    if groups is None:
+        boots = np.array([d[rng.integers(0, len(d), len(d))].mean() for _ in range(n_boot)])
+    else:
+        _, g = np.unique(np.asarray(groups)[ok], return_inverse=True)
+        k = int(g.max()) + 1
+        sums = np.bincount(g, weights=d, minlength=k)
+        counts = np.bincount(g, minlength=k).astype(float)
+        boots = np.empty(n_boot)
+        for i in range(n_boot):
+            w = np.bincount(rng.integers(0, k, k), minlength=k)
+            boots[i] = (w @ sums) / max(w @ counts, 1.0)
+    tail = (1.0 - level) / 2 * 100
+    lo, hi = np.percentile(boots, [tail, 100 - tail])
     return {"diff": float(d.mean()), "low": float(lo), "high": float(hi)}

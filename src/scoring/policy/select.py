@@ -7,7 +7,8 @@ and a bootstrap confidence interval. The rule:
 
 * the *reference* learner (``Policy(prior=...)``, by default the one that did best across
   our benchmark worlds) is kept unless another candidate beats it on this log: its paired
-  doubly robust difference (same decisions, same outcome model) has a 95 % interval above 0;
+  doubly robust difference (same decisions, same outcome model) has an interval above 0
+  (bootstrap over debtors, 95 % with a Bonferroni correction for the number of candidates);
 * among the candidates that beat it, the one with the best estimate is kept.
 
 Off-policy estimates of policies that differ mostly on rarely explored actions are noisy;
@@ -113,7 +114,13 @@ def select_learner(history, config: PolicyConfig, template, progress: bool = Fal
         if template.prior in terms
         else str(table.loc[table["dr"].idxmax(), "learner"])
     )
-    diffs = [paired_difference(terms[name], terms[ref]) for name in table["learner"]]
+    # debtor-clustered bootstrap, Bonferroni over the candidates compared with the reference
+    level = 1.0 - 0.05 / max(len(table) - 1, 1)
+    groups = late.log["debtor_id"].astype(str).to_numpy()
+    diffs = [
+        paired_difference(terms[name], terms[ref], groups=groups, level=level)
+        for name in table["learner"]
+    ]
     table["diff_vs_reference"] = [d["diff"] for d in diffs]
     table["diff_ci_low"] = [d["low"] for d in diffs]
     table["diff_ci_high"] = [d["high"] for d in diffs]
