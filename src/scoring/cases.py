@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from scoring.contract import ACTIONS
+from scoring.contract import ACTIONS, MAX_AMOUNT
 
 #: Time zone whose calendar day defines "known before as_of" for dated facts.
 REFERENCE_TZ = "Europe/Paris"
@@ -83,7 +83,9 @@ class Debtor(_Strict):
         description="French département code (drives holidays and time zone)."
     )
     customer_since: dt.date = Field(description="Start of the commercial relationship.")
-    credit_limit: float | None = Field(None, ge=0, description="Credit limit granted, EUR.")
+    credit_limit: float | None = Field(
+        None, ge=0, le=MAX_AMOUNT, description="Credit limit granted, EUR."
+    )
     external_score: float | None = Field(
         None, ge=0, le=1000, description="Third-party credit score, higher is safer."
     )
@@ -108,7 +110,7 @@ class OpenInvoice(_Strict):
     invoice_id: str = Field(min_length=1, max_length=128, description="Invoice key.")
     issue_date: dt.date = Field(description="Issue date.")
     due_date: dt.date = Field(description="Due date (>= issue_date).")
-    amount: float = Field(gt=0, description="Amount still due, EUR.")
+    amount: float = Field(gt=0, le=MAX_AMOUNT, description="Amount still due, EUR.")
     purchase_order_ref: bool | None = Field(
         None, description="The invoice quotes the customer's order reference."
     )
@@ -171,10 +173,10 @@ class PaymentHistory(_Strict):
         0, ge=0, le=5, description="Of the last (up to) 5 paid invoices, how many were late."
     )
     amount_paid_12m: float = Field(
-        0.0, ge=0, description="Total paid in the 365 days before as_of, EUR."
+        0.0, ge=0, le=MAX_AMOUNT, description="Total paid in the 365 days before as_of, EUR."
     )
     mean_invoice_amount: float | None = Field(
-        None, ge=0, description="Mean amount of invoices issued before as_of, EUR."
+        None, ge=0, le=MAX_AMOUNT, description="Mean amount of invoices issued before as_of, EUR."
     )
     n_disputes: int = Field(0, ge=0, description="Disputes raised before as_of (all invoices).")
     n_disputes_12m: int = Field(

@@ -15,6 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+#: plausibility bound on any amount in EUR (an invoice, a credit limit, a year's payments):
+#: above it an input is a mistake, and sums of such values would overflow
+MAX_AMOUNT = 1e11
+
 TABLES = ("debtors", "invoices", "actions")
 
 #: Action catalogue (CONTRACT §2). Costs here are only the defaults of
@@ -331,6 +335,15 @@ def _check_rules(t: dict[str, pd.DataFrame], problems: list[Problem]) -> None:
         "required for B2B debtors",
     )
     _check(problems, d, "debtors", "credit_limit", d["credit_limit"] < 0, "must be >= 0")
+    cl = d["credit_limit"].astype("float64")
+    _check(
+        problems,
+        d,
+        "debtors",
+        "credit_limit",
+        cl.notna() & (~np.isfinite(cl) | (cl > MAX_AMOUNT)),
+        f"must be a finite amount of at most {MAX_AMOUNT:.0e} EUR",
+    )
     _check(
         problems,
         d,
@@ -352,6 +365,14 @@ def _check_rules(t: dict[str, pd.DataFrame], problems: list[Problem]) -> None:
         )
 
     _check(problems, inv, "invoices", "amount", inv["amount"] <= 0, "must be > 0")
+    _check(
+        problems,
+        inv,
+        "invoices",
+        "amount",
+        ~np.isfinite(inv["amount"].astype("float64")) | (inv["amount"] > MAX_AMOUNT),
+        f"must be a finite amount of at most {MAX_AMOUNT:.0e} EUR",
+    )
     _check(
         problems,
         inv,

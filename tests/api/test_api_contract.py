@@ -394,6 +394,10 @@ def test_metrics_text_format(client):
         ('"credit_limit": 15000.0', '"credit_limit": -Infinity', "body.debtor.credit_limit"),
         ('"n_invoices": 14', '"n_invoices": 99999999999999999999999', "body.history.n_invoices"),
         ('"2019-11-14"', '"1677-01-01"', "body.debtor.customer_since"),
+        # finite but absurd: two such invoices used to overflow the open amount into a 500
+        ('"amount": 4200.0', '"amount": 1e308', "body.open_invoices.0.amount"),
+        ('"credit_limit": 15000.0', '"credit_limit": 1e300', "body.debtor.credit_limit"),
+        ('"amount_paid_12m": 38000.0', '"amount_paid_12m": 1e200', "body.history.amount_paid_12m"),
     ],
 )
 def test_numbers_and_dates_out_of_range_are_422(client, old, new, field):

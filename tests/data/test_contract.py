@@ -166,6 +166,21 @@ BREAKS = [
     ),
     ("propensity zero", _set("actions", "propensity", 0, 0.0), "actions", "propensity", "(0, 1]"),
     (
+        "infinite amount",
+        _set("invoices", "amount", 0, float("inf")),
+        "invoices",
+        "amount",
+        "finite amount",
+    ),
+    ("absurd amount", _set("invoices", "amount", 0, 1e300), "invoices", "amount", "finite amount"),
+    (
+        "infinite credit limit",
+        _set("debtors", "credit_limit", 0, float("inf")),
+        "debtors",
+        "credit_limit",
+        "finite amount",
+    ),
+    (
         "propensity above one",
         _set("actions", "propensity", 0, 1.5),
         "actions",
