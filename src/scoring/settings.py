@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     reload_seconds: float = Field(
         30.0, ge=0, description="How often the service polls the alias (0: never)."
     )
+    max_body_bytes: int = Field(
+        5_000_000,
+        ge=1024,
+        description="Largest request body accepted (413 above it); checked after the API key.",
+    )
     api_keys_file: Path | None = Field(
         None, description="YAML of hashed API keys; default: home/api_keys.yaml."
     )

@@ -413,3 +413,44 @@ def test_numbers_and_dates_out_of_range_are_422(client, old, new, field):
         )
         assert r.status_code == 422, r.text
         assert field in [i["field"] for i in problems(r)]
+
+
+def test_body_is_not_read_without_a_key_and_is_capped_with_one(bundle, settings):
+    """An anonymous body gets 401 before it is read (our error format); a body above
+    ``max_body_bytes`` gets 413 in the same format; a normal body still works."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from scoring.api.app import create_app
+
+    small = settings.model_copy(update={"max_body_bytes": 20_000})
+    big = json.dumps([EXAMPLE_CASE] * 100)
+    assert len(big) > 20_000
+    with TestClient(create_app(bundle=bundle, settings=small)) as c:
+        medium = json.dumps([EXAMPLE_CASE] * 5)
+        assert len(medium) < 20_000
+        for path in ("/score", "/next-action"):
+            r = c.post(path, content=medium, headers={"content-type": "application/json"})
+            assert r.status_code == 401, r.text
+            assert problems(r)[0]["field"] == "header.X-API-Key"
+            # a declared length above the cap is refused before anything is read, key or not
+            r = c.post(path, content=big, headers={"content-type": "application/json"})
+            assert r.status_code in (401, 413), r.text
+            assert problems(r)
+            r = c.post(
+                path,
+                content=big,
+                headers={**headers("scoring"), "content-type": "application/json"},
+            )
+            assert r.status_code == 413, r.text
+            assert problems(r)[0]["problem"]
+            # chunked (no content-length): counted while read
+            r = c.post(
+                path,
+                content=iter([big[i : i + 4096].encode() for i in range(0, len(big), 4096)]),
+                headers={**headers("scoring"), "content-type": "application/json"},
+            )
+            assert r.status_code == 413, r.text
+        r = c.post("/score", json=EXAMPLE_CASE, headers=headers("scoring"))
+        assert r.status_code == 200, r.text

@@ -105,6 +105,86 @@ def _error(status: int, items: list[dict[str, Any]], headers=None) -> JSONRespon
     return JSONResponse({"detail": items}, status_code=status, headers=headers)
 
 
+class BodyGuard:
+    """Pure ASGI middleware for requests that carry a body (POST, PUT, PATCH):
+
+    * no valid API key: 401 *before* the body is read, so an anonymous client cannot make
+      the server read, buffer and parse megabytes (each route still checks the role);
+    * a declared ``Content-Length`` above ``max_bytes``: 413 without reading; a body without
+      one (chunked) is counted as it is read and refused with 413 past ``max_bytes``.
+
+    Both answers use the API's error format."""
+
+    def __init__(self, app, services, max_bytes: int) -> None:
+        self.app = app
+        self.services = services
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        keys = self.services.keys
+        if keys is not None:
+            key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
+            auth = headers.get(b"authorization", b"").decode("latin-1").strip()
+            if not key and auth[:7].lower() == "bearer ":
+                key = auth[7:].strip()
+            if keys.lookup(key or None) is None:
+                await self._refuse(
+                    scope,
+                    receive,
+                    send,
+                    401,
+                    "header.X-API-Key",
+                    "missing or invalid API key (send it in X-API-Key or Authorization: Bearer)",
+                    "unauthorized",
+                    {"WWW-Authenticate": 'Bearer, ApiKey realm="scoring"'},
+                )
+                return
+        declared = headers.get(b"content-length")
+        too_big = f"request body larger than {self.max_bytes} bytes (send fewer cases per request)"
+        if declared is not None:
+            try:
+                n = int(declared)
+            except ValueError:
+                n = -1
+            if n < 0 or n > self.max_bytes:
+                problem = too_big if n >= 0 else "invalid Content-Length header"
+                code = 413 if n >= 0 else 400
+                await self._refuse(
+                    scope, receive, send, code, "header.Content-Length", problem, "body_too_large"
+                )
+                return
+            await self.app(scope, receive, send)
+            return
+        seen = 0
+        limit = self.max_bytes
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    from scoring.api.routes import ApiError
+
+                    raise ApiError(413, "body", too_big, "body_too_large")
+            return message
+
+        await self.app(scope, counted, send)
+
+    @staticmethod
+    async def _refuse(scope, receive, send, status, field, problem, type_, headers=None):
+        response = _error(
+            status,
+            [{"field": field, "problem": problem, "type": type_}],
+            {**(headers or {}), "Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -210,6 +290,7 @@ def create_app(
     app.state.services = services
     _install_handlers(app)
     app.include_router(router)
+    app.add_middleware(BodyGuard, services=services, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
