@@ -17,11 +17,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from scoring.contract import ACTIONS, MAX_AMOUNT
 
@@ -55,7 +62,26 @@ def _aware(v: dt.datetime) -> dt.datetime:
     return v
 
 
-AwareDatetime = Annotated[dt.datetime, AfterValidator(_aware)]
+def _not_a_number(v: Any) -> Any:
+    """Dates and timestamps come as ISO 8601 text (or typed values), never as numbers: an
+    integer would otherwise be read as seconds since 1970."""
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        raise ValueError("must be an ISO 8601 date or timestamp string, not a number")
+    return v
+
+
+def _real_bool(v: Any) -> Any:
+    """Booleans are JSON ``true`` / ``false`` (or typed booleans), never "true", "yes" or 1."""
+    if isinstance(v, bool | np.bool_):
+        return bool(v)
+    raise ValueError("must be true or false (a JSON boolean)")
+
+
+AwareDatetime = Annotated[dt.datetime, BeforeValidator(_not_a_number), AfterValidator(_aware)]
+#: a date given as ISO 8601 text or a typed date
+Date = Annotated[dt.date, BeforeValidator(_not_a_number)]
+#: a boolean given as a JSON boolean
+Bool = Annotated[bool, BeforeValidator(_real_bool)]
 
 
 class _Strict(BaseModel):
@@ -64,6 +90,17 @@ class _Strict(BaseModel):
 
 class Debtor(_Strict):
     """The debtor (client débiteur), CONTRACT §1 ``debtors``. No personal data."""
+
+    # the B2B rule in the published schema too (JSON Schema if/then, OpenAPI 3.1)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"segment": {"const": "B2B"}}, "required": ["segment"]},
+            "then": {
+                "required": ["sector"],
+                "properties": {"sector": {"type": "string", "minLength": 1}},
+            },
+        }
+    )
 
     debtor_id: str = Field(
         min_length=1,
@@ -82,17 +119,17 @@ class Debtor(_Strict):
     department: Department = Field(
         description="French département code (drives holidays and time zone)."
     )
-    customer_since: dt.date = Field(description="Start of the commercial relationship.")
+    customer_since: Date = Field(description="Start of the commercial relationship.")
     credit_limit: float | None = Field(
         None, ge=0, le=MAX_AMOUNT, description="Credit limit granted, EUR."
     )
     external_score: float | None = Field(
         None, ge=0, le=1000, description="Third-party credit score, higher is safer."
     )
-    consent_email: bool = Field(description="May be contacted by e-mail.")
-    consent_sms: bool = Field(description="May be contacted by SMS.")
-    consent_whatsapp: bool = Field(description="May be contacted on WhatsApp.")
-    consent_phone: bool = Field(description="May be called.")
+    consent_email: Bool = Field(description="May be contacted by e-mail.")
+    consent_sms: Bool = Field(description="May be contacted by SMS.")
+    consent_whatsapp: Bool = Field(description="May be contacted on WhatsApp.")
+    consent_phone: Bool = Field(description="May be called.")
     language: Literal["fr", "en"] = Field(
         "fr", description="Language of communications and reason texts."
     )
@@ -108,22 +145,22 @@ class OpenInvoice(_Strict):
     """An invoice open at ``as_of``: unpaid, not in litigation, due within 15 days or overdue."""
 
     invoice_id: str = Field(min_length=1, max_length=128, description="Invoice key.")
-    issue_date: dt.date = Field(description="Issue date.")
-    due_date: dt.date = Field(description="Due date (>= issue_date).")
+    issue_date: Date = Field(description="Issue date.")
+    due_date: Date = Field(description="Due date (>= issue_date).")
     amount: float = Field(gt=0, le=MAX_AMOUNT, description="Amount still due, EUR.")
-    purchase_order_ref: bool | None = Field(
+    purchase_order_ref: Bool | None = Field(
         None, description="The invoice quotes the customer's order reference."
     )
     delivery_channel: Literal["e_invoice", "email", "paper"] | None = Field(
         None, description="How the invoice was sent."
     )
-    dispute_date: dt.date | None = Field(
+    dispute_date: Date | None = Field(
         None, description="Date the debtor contested it, if before as_of."
     )
     dispute_reason: Literal["billing_error", "contract_terms", "quality", "other"] | None = Field(
         None, description="Reason of the dispute."
     )
-    dispute_resolved_date: dt.date | None = Field(
+    dispute_resolved_date: Date | None = Field(
         None, description="Date the dispute was resolved, if before as_of."
     )
 
@@ -196,7 +233,7 @@ class PaymentHistory(_Strict):
             "(not yet due within 15 days, or in litigation): dunning pauses for them too."
         ),
     )
-    last_payment_date: dt.date | None = Field(
+    last_payment_date: Date | None = Field(
         None, description="Date of the most recent payment before as_of."
     )
 
@@ -251,7 +288,12 @@ class Case(_Strict):
 
     @model_validator(mode="after")
     def _chronology(self) -> Case:
-        day = as_of_day(pd.Timestamp(self.as_of)).date()
+        try:
+            day = as_of_day(pd.Timestamp(self.as_of)).date()
+        except (NotImplementedError, OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+            raise ValueError(
+                f"as_of: {self.as_of.isoformat()} is outside the supported range"
+            ) from None
         for i, inv in enumerate(self.open_invoices):
             if inv.issue_date >= day:
                 raise ValueError(f"open_invoices[{i}].issue_date must be before as_of")

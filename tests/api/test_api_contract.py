@@ -454,3 +454,49 @@ def test_body_is_not_read_without_a_key_and_is_capped_with_one(bundle, settings)
             assert r.status_code == 413, r.text
         r = c.post("/score", json=EXAMPLE_CASE, headers=headers("scoring"))
         assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        # numbers are not timestamps, text is not a boolean
+        ('"as_of": "2026-03-02T09:00:00+01:00"', '"as_of": 1772438400', "body.as_of"),
+        ('"customer_since": "2019-11-14"', '"customer_since": 20191114', "debtor.customer_since"),
+        ('"consent_email": true', '"consent_email": "true"', "debtor.consent_email"),
+        ('"consent_phone": true', '"consent_phone": 1', "debtor.consent_phone"),
+        ('"purchase_order_ref": true', '"purchase_order_ref": "yes"', "purchase_order_ref"),
+        # facts dated after as_of, actions scheduled before they were decided
+        ('"last_payment_date": "2026-01-28"', '"last_payment_date": "2026-03-05"', "body"),
+        ('"customer_since": "2019-11-14"', '"customer_since": "2026-04-01"', "body"),
+        (
+            '"scheduled_at": "2026-02-16T10:00:00+01:00"',
+            '"scheduled_at": "2026-02-15T10:00:00+01:00"',
+            "body",
+        ),
+    ],
+)
+def test_no_silent_misreading_of_types_and_chronology(client, old, new, field):
+    import json
+
+    text = json.dumps(EXAMPLE_CASE)
+    assert old in text
+    r = client.post(
+        "/next-action",
+        content=text.replace(old, new),
+        headers={**headers("scoring"), "content-type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    assert any(field in (i["field"] or "") for i in problems(r)), problems(r)
+
+
+def test_duplicate_invoice_ids_are_422_and_b2b_sector_is_in_the_schema(client):
+    import copy
+
+    body = copy.deepcopy(EXAMPLE_CASE)
+    body["open_invoices"].append(dict(body["open_invoices"][0]))
+    r = client.post("/next-action", json=body, headers=headers("scoring"))
+    assert r.status_code == 422 and "duplicate" in r.text, r.text
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    debtor = next(v for k, v in schema.items() if k.startswith("Debtor"))
+    assert debtor["if"]["properties"]["segment"]["const"] == "B2B"
+    assert "sector" in debtor["then"]["required"]

@@ -160,8 +160,13 @@ FullQ = Annotated[
 Cases = Annotated[CasesBody, Body(openapi_examples=CASES_EXAMPLES)]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": ErrorResponse,
+        "description": "The body is not JSON (or not UTF-8), or Content-Length is invalid.",
+    },
     401: {"model": ErrorResponse, "description": "Missing or invalid API key."},
     403: {"model": ErrorResponse, "description": "The key lacks the role."},
+    413: {"model": ErrorResponse, "description": "Body larger than SCORING_MAX_BODY_BYTES."},
     422: {"model": ErrorResponse, "description": "Invalid request: each problem names its field."},
     503: {"model": ErrorResponse, "description": "Models not loaded (or audit trail unavailable)."},
 }

@@ -13,6 +13,7 @@ import math
 import uuid
 from typing import Annotated, Any, Literal
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from scoring.cases import AwareDatetime, Case
@@ -81,6 +82,29 @@ class CaseIn(Case):
         for i, a in enumerate(self.recent_actions):
             check(f"recent_actions.{i}.decided_at", a.decided_at)
             check(f"recent_actions.{i}.scheduled_at", a.scheduled_at)
+        day = pd.Timestamp(self.as_of).tz_convert("Europe/Paris").date()
+
+        def before_as_of(path: str, v: dt.date | None, same_day: bool = False) -> None:
+            if v is not None and (v > day if same_day else v >= day):
+                raise ValueError(f"{path}: {v.isoformat()} must be before as_of ({day})")
+
+        before_as_of("debtor.customer_since", self.debtor.customer_since, same_day=True)
+        before_as_of("history.last_payment_date", self.history.last_payment_date)
+        seen: dict[str, int] = {}
+        for i, inv in enumerate(self.open_invoices):
+            before_as_of(f"open_invoices.{i}.dispute_date", inv.dispute_date)
+            before_as_of(f"open_invoices.{i}.dispute_resolved_date", inv.dispute_resolved_date)
+            if inv.due_date < inv.issue_date:
+                raise ValueError(f"open_invoices.{i}.due_date: before its issue_date")
+            if inv.invoice_id in seen:
+                raise ValueError(
+                    f"open_invoices.{i}.invoice_id: duplicate of open_invoices."
+                    f"{seen[inv.invoice_id]}.invoice_id ({inv.invoice_id!r})"
+                )
+            seen[inv.invoice_id] = i
+        for i, a in enumerate(self.recent_actions):
+            if a.scheduled_at is not None and a.scheduled_at < a.decided_at:
+                raise ValueError(f"recent_actions.{i}.scheduled_at: before its decided_at")
         return self
 
 
