@@ -153,6 +153,15 @@ def policy_value(policy, decisions, Q: np.ndarray, n_boot: int = 300, seed: int 
         Q[np.arange(n), code],
         (P * Q).sum(axis=1),
     )
+    # importance-weighted rewards alone: their paired differences do not involve Q, so they
+    # cannot favour a policy built from models that resemble the outcome model
+    est["ips_terms"] = dr_terms(
+        reward,
+        decisions.log["propensity"].to_numpy(dtype=float, na_value=np.nan),
+        P[np.arange(n), code],
+        np.zeros(n),
+        np.zeros(n),
+    )
     return est
 
 

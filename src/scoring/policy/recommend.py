@@ -199,8 +199,8 @@ class Policy:
                 "the later history (paired doubly robust difference)"
                 if chosen == ref
                 else f"{chosen!r} beat the reference {ref!r} on the later history (paired doubly "
-                "robust difference, interval above 0: bootstrap over debtors, 95 % with a "
-                "Bonferroni correction)"
+                "robust and importance-weighted differences, both intervals above 0: bootstrap "
+                "over debtors, 95 % with a Bonferroni correction)"
             )
         else:
             chosen = self.learner if self.learner != "auto" else self.candidates[0]

@@ -48,6 +48,7 @@ def evaluate_policy(
     ope_cfg = policy.config.with_overrides({"slots": {"hours": list(OPE_SLOT_HOURS)}})
     est = policy_value(policy.with_config(ope_cfg), decisions, Q)
     est.pop("terms", None)
+    est.pop("ips_terms", None)
     logged = decisions.log["action"].astype(str)
     mix = pd.DataFrame(
         {
