@@ -158,14 +158,34 @@ def read_raw_tables(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], list
             if path.suffix == ".parquet":
                 tables[name] = pd.read_parquet(path)
             else:
-                tables[name] = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+                sep = _sniff_separator(path)
+                tables[name] = pd.read_csv(
+                    path, dtype=str, keep_default_na=False, na_values=[""], sep=sep
+                )
+                if sep == ";":  # French spreadsheet export: decimal commas
+                    tables[name].attrs["decimal"] = ","
         except Exception as exc:  # noqa: BLE001 - any unreadable file is a contract problem
             problems.append(Problem(name, "-", f"cannot read {path.name}: {exc}"))
     return tables, problems
 
 
+def _sniff_separator(path: Path) -> str:
+    """The field separator of a CSV file: ``,`` or, as French spreadsheets export, ``;`` (also
+    tab and ``|``), judged on the header line."""
+    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+        header = fh.readline()
+    counts = {c: header.count(c) for c in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 else ","
+
+
 # --------------------------------------------------------------------------------------
 # Coercion: every column to its contract type, recording what does not parse
+
+#: dates and timestamps outside this range are refused (pandas cannot hold them, and they are
+#: typing mistakes in a collection portfolio)
+MIN_DATE, MAX_DATE = pd.Timestamp("1900-01-01"), pd.Timestamp("2199-12-31")
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}(?:[T ].*)?"
 
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
@@ -194,7 +214,11 @@ def _to_bool(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return out, bad
 
 
-def _to_float(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _to_float(s: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
+    if decimal == "," and (s.dtype == object or pd.api.types.is_string_dtype(s)):
+        txt = s.astype("string").str.strip()
+        # "1 234,56" -> "1234.56" (spaces, non-breaking spaces and dots group thousands)
+        s = txt.str.replace(r"[\s\u00a0\u202f.]", "", regex=True).str.replace(",", ".")
     out = pd.to_numeric(s, errors="coerce").astype("float64")
     bad = s.notna() & out.isna()
     if s.dtype == object or pd.api.types.is_string_dtype(s):
@@ -207,8 +231,14 @@ def _to_date(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         out = s.dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
     elif pd.api.types.is_datetime64_any_dtype(s):
         out = s.dt.normalize()
+    elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        # numbers are not dates (an integer column would otherwise become 1970)
+        out = pd.Series(pd.NaT, index=s.index)
     else:
-        out = pd.to_datetime(s, errors="coerce", format="mixed")
+        # ISO 8601 only: "05/04/2025" is 5 April in France and 4 May elsewhere
+        txt = s.astype("string").str.strip()
+        iso = txt.str.fullmatch(_ISO_DATE).fillna(False).astype(bool)
+        out = pd.to_datetime(txt.where(iso), errors="coerce", format="ISO8601")
         if isinstance(out.dtype, pd.DatetimeTZDtype):
             out = out.dt.tz_localize(None)
         out = out.dt.normalize()
@@ -225,6 +255,8 @@ def _to_timestamp(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     elif pd.api.types.is_datetime64_any_dtype(s):
         out = s.dt.tz_localize("UTC")
         no_offset = s.notna()
+    elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
     else:
         txt = s.astype("string").str.strip()
         has_offset = txt.str.contains(r"(?:[+-]\d{2}:?\d{2}|Z)$", regex=True).fillna(False)
@@ -233,6 +265,20 @@ def _to_timestamp(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     out = out.astype("datetime64[ns, UTC]")
     bad = s.notna() & out.isna()
     return out, bad, no_offset
+
+
+def _check_range(problems, df, name: str, column: str, values: pd.Series) -> None:
+    out = values.notna() & ((values < MIN_DATE) | (values > MAX_DATE))
+    if out.any():
+        problems.append(
+            Problem(
+                name,
+                column,
+                f"outside {MIN_DATE:%Y-%m-%d}..{MAX_DATE:%Y-%m-%d}",
+                int(out.sum()),
+                _examples(df, out, name),
+            )
+        )
 
 
 def _coerce(name: str, df: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame:
@@ -255,7 +301,7 @@ def _coerce(name: str, df: pd.DataFrame, problems: list[Problem]) -> pd.DataFram
                     )
                 )
         elif col.kind == "float":
-            df[col.name], bad = _to_float(s)
+            df[col.name], bad = _to_float(s, df.attrs.get("decimal", "."))
             if bad.any():
                 problems.append(
                     Problem(
@@ -269,11 +315,12 @@ def _coerce(name: str, df: pd.DataFrame, problems: list[Problem]) -> pd.DataFram
                     Problem(
                         name,
                         col.name,
-                        "not a date (ISO 8601 expected)",
+                        "not a date (ISO 8601 YYYY-MM-DD expected)",
                         int(bad.sum()),
                         _examples(df, bad, name),
                     )
                 )
+            _check_range(problems, df, name, col.name, df[col.name])
         elif col.kind == "timestamp":
             df[col.name], bad, no_off = _to_timestamp(s)
             if bad.any():
@@ -286,6 +333,7 @@ def _coerce(name: str, df: pd.DataFrame, problems: list[Problem]) -> pd.DataFram
                         _examples(df, bad, name),
                     )
                 )
+            _check_range(problems, df, name, col.name, df[col.name].dt.tz_localize(None))
             if no_off.any():
                 problems.append(
                     Problem(

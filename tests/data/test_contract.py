@@ -37,6 +37,34 @@ def _drop(table, column):
 
 BREAKS = [
     (
+        "day/month date",
+        _set("invoices", "due_date", 0, "05/04/2025"),
+        "invoices",
+        "due_date",
+        "ISO 8601",
+    ),
+    (
+        "integer date",
+        lambda t: t.__setitem__("invoices", t["invoices"].assign(issue_date=20250105)) or t,
+        "invoices",
+        "issue_date",
+        "ISO 8601",
+    ),
+    (
+        "date out of range",
+        _set("debtors", "customer_since", 0, "1850-01-01"),
+        "debtors",
+        "customer_since",
+        "outside 1900-01-01",
+    ),
+    (
+        "integer timestamp",
+        lambda t: t.__setitem__("actions", t["actions"].assign(decided_at=1767600000)) or t,
+        "actions",
+        "decided_at",
+        "ISO 8601",
+    ),
+    (
         "missing required column",
         _drop("invoices", "amount"),
         "invoices",
@@ -297,3 +325,25 @@ def test_cli_validate_exit_codes(tmp_path):
     assert res.exit_code == 1
     assert "invoices.amount" in res.output and "I1" in res.output
     pd.read_csv(tmp_path / "invoices.csv")  # the data set itself is never modified
+
+
+def test_french_spreadsheet_csv_is_read(tmp_path):
+    """';'-separated with decimal commas (a French Excel export) reads like the plain CSV."""
+    for name, df in tiny_tables().items():
+        df.to_csv(tmp_path / f"{name}.csv", index=False, sep=";", decimal=",")
+    plain = load_tables_from(tiny_tables())
+    tables = load_tables(tmp_path)
+    assert tables["invoices"]["amount"].tolist() == plain["invoices"]["amount"].tolist()
+    text = (tmp_path / "invoices.csv").read_text()
+    assert ";2500,0;" in text
+    text = text.replace(";2500,0;", ";2\u00a0500,0;").replace(";12000,0;", ";12 000,0;")
+    (tmp_path / "invoices.csv").write_text(text)
+    assert load_tables(tmp_path)["invoices"]["amount"].tolist() == (
+        plain["invoices"]["amount"].tolist()
+    )
+
+
+def load_tables_from(t):
+    typed, problems = validate_tables(t)
+    assert problems == []
+    return typed
