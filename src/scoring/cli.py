@@ -133,6 +133,8 @@ def train(
         )
     for key, v in res.versions.items():
         typer.echo(f"  registered {key} version {v} (alias challenger)")
+    for key, why in res.not_trained.items():
+        typer.echo(f"  NOT trained: {key}: {why}", err=True)
 
 
 @app.command()

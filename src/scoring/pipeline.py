@@ -15,6 +15,7 @@ import pandas as pd
 from scoring.contract import fingerprint, load_tables
 from scoring.models.dataset import (
     CONFIG_DIR,
+    TrainingDataError,
     TrainingSet,
     build_training_set,
     load_training_config,
@@ -33,6 +34,8 @@ class TrainResult:
     metrics: dict[str, float]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     seconds: float = 0.0
+    #: model key -> why it was not trained on this data set (nothing of it registered)
+    not_trained: dict[str, str] = field(default_factory=dict)
 
 
 def evaluate_risk_model(
@@ -133,7 +136,10 @@ def _train(
         metrics: dict[str, float] = {}
         version_tags: dict[str, dict[str, str]] = {}
         tables_out: dict[str, pd.DataFrame] = {}
+        not_trained: dict[str, str] = dict(ts.untrainable)
         for key, spec in config["models"].items():
+            if key in not_trained:
+                continue
             mlflow.set_tag("stage", f"tune {key}")
             label = spec["label"]
             sets = {
@@ -223,13 +229,25 @@ def _train(
             uris[key] = registry.log_risk_model(model, example, key)
 
         if with_policy:
+            from scoring.models.dataset import NotTrainable
             from scoring.policy.train import train_policy
 
             mlflow.set_tag("stage", "policy")
-            pol = train_policy(tables, ts, models, progress=progress, workdir=tmp)
-            uris["policy"] = pol.model_uri
-            version_tags["policy"] = pol.version_tags
-            metrics.update(pol.metrics)
+            try:
+                pol = train_policy(tables, ts, models, progress=progress, workdir=tmp)
+            except NotTrainable as exc:
+                not_trained["policy"] = str(exc)
+            else:
+                uris["policy"] = pol.model_uri
+                version_tags["policy"] = pol.version_tags
+                metrics.update(pol.metrics)
+        if not_trained:
+            mlflow.set_tags({f"not_trained.{k}": v[:4000] for k, v in not_trained.items()})
+        if not uris:
+            raise TrainingDataError(
+                "no model can be trained on this data set:\n  - "
+                + "\n  - ".join(f"{k}: {v}" for k, v in not_trained.items())
+            )
 
         versions: dict[str, int] = {}
         if register:
@@ -241,7 +259,9 @@ def _train(
         elapsed = time.perf_counter() - start
         mlflow.log_metric("train_seconds", elapsed)
         mlflow.end_run("FINISHED")
-        return TrainResult(run.info.run_id, models, versions, metrics, tables_out, elapsed)
+        return TrainResult(
+            run.info.run_id, models, versions, metrics, tables_out, elapsed, not_trained
+        )
     except BaseException as exc:
         try:
             mlflow.set_tag("error", f"{type(exc).__name__}: {exc}"[:4000])

@@ -58,9 +58,14 @@ class Bundle:
             pl = registry.resolve("policy", alias)
             policy = Policy.load(pl.path)
             versions["policy"], tags["policy"] = pl.version, pl.tags
-        except Exception:
+        except Exception as exc:
             if require_policy:
                 raise
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "no policy model under alias %r (%s): /next-action is unavailable", alias, exc
+            )
         return cls(
             RiskModel.load(loaded["default_risk"].path),
             RiskModel.load(loaded["dispute_risk"].path),

@@ -253,3 +253,49 @@ def test_importing_the_entry_point_loads_nothing(tmp_path):
     env.pop("MLFLOW_TRACKING_URI", None)
     subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, check=True)
     assert not home.exists()
+
+
+def test_no_actions_log_trains_the_risk_models_only_and_serves_them(settings, tmp_path):
+    """A data set without an actions log: `scoring train` trains and registers the two risk
+    models, says the policy was not trained and why; the service serves /score and answers
+    /next-action with 503 and the reason."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+    from conftest import SAMPLE_DIR
+
+    from scoring import registry
+    from scoring.api.schemas import EXAMPLE_CASE
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("debtors", "invoices"):
+        shutil.copy(SAMPLE_DIR / f"{name}.parquet", data / f"{name}.parquet")
+    pd.read_parquet(SAMPLE_DIR / "actions.parquet").head(0).to_parquet(data / "actions.parquet")
+    home = tmp_path / "home2"
+    env = {**os.environ, "SCORING_HOME": str(home)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    res = subprocess.run(
+        [str(Path(sys.executable).parent / "scoring"), "train", "--data", str(data),
+         "--trials", "2", "--no-progress"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "registered default_risk version 1" in res.stdout
+    assert "policy" not in res.stdout.split("registered")[-1].split("\n")[0]
+    assert "NOT trained: policy: the actions table is empty" in res.stderr
+    s = settings.model_copy(update={"home": home, "mlflow_tracking_uri": None, "audit_url": None})
+    try:
+        with TestClient(create_app(settings=s)) as c:
+            assert c.get("/ready").status_code == 200
+            r = c.post("/score", json=EXAMPLE_CASE, headers=headers("scoring"))
+            assert r.status_code == 200, r.text
+            r = c.post("/next-action", json=EXAMPLE_CASE, headers=headers("scoring"))
+            assert r.status_code == 503, r.text
+            assert "no policy model" in r.json()["detail"][0]["problem"]
+    finally:
+        registry.setup_mlflow()

@@ -46,7 +46,9 @@ def _registry_loader(settings) -> tuple[BundleLoader, VersionProbe]:
         from scoring import registry
 
         registry.setup_mlflow(settings)
-        return Bundle.from_registry(settings.serve_alias)
+        # the risk models are required; a missing policy (e.g. trained on a data set without
+        # an actions log) leaves /score working and /next-action answering 503 with the reason
+        return Bundle.from_registry(settings.serve_alias, require_policy=False)
 
     def probe() -> dict[str, int | None]:
         from scoring import registry

@@ -295,7 +295,13 @@ def post_next_action(
     response is sent."""
     rid = _request_id(request, response)
     if bundle.policy is None:
-        raise ApiError(503, None, "the models in use have no policy model", "not_ready")
+        raise ApiError(
+            503,
+            None,
+            "the models in use have no policy model (none registered under this alias: "
+            "`scoring train` needs a non-empty actions log to train one); /score still works",
+            "not_ready",
+        )
     cases = body if isinstance(body, list) else [body]
     job = _Job(cases, rid, request.state.api_key_name)
     results = services.batcher.run(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,11 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 
 class TrainingDataError(ValueError):
     """The data set cannot support training (too few cases, a single class, ...)."""
+
+
+class NotTrainable(TrainingDataError):
+    """One model cannot be trained on this data set (the others may be): ``scoring train``
+    trains the rest, says which and why, and registers only what was trained."""
 
 
 def load_training_config(path: str | Path | None = None) -> dict[str, Any]:
@@ -56,6 +61,8 @@ class TrainingSet:
     X: pd.DataFrame
     labels: pd.DataFrame
     meta: pd.DataFrame
+    #: model key -> why it cannot be trained on this data (e.g. a label with a single class)
+    untrainable: dict[str, str] = field(default_factory=dict)
 
     def period(self, name: str) -> np.ndarray:
         return np.flatnonzero(self.meta["period"].to_numpy() == name)
@@ -167,28 +174,32 @@ def build_training_set(
         }
     )
     ts = TrainingSet(cs, X, lab.drop(columns=["observable"]), meta)
-    check_training_set(ts, config)
+    ts.untrainable = check_training_set(ts, config)
     return ts
 
 
-def check_training_set(ts: TrainingSet, config: dict[str, Any]) -> None:
-    """Raise :class:`TrainingDataError` naming the period and label that cannot be learned."""
+def check_training_set(ts: TrainingSet, config: dict[str, Any]) -> dict[str, str]:
+    """Raise :class:`TrainingDataError` when a period has too few cases (no model can be
+    trained); return ``{model key: why}`` for the risk models whose label cannot be learned
+    (e.g. a history in which every invoice was paid has no default to learn from)."""
     split = config["split"]
     min_cases, min_pos = int(split["min_cases"]), int(split["min_positives"])
     problems = []
+    untrainable: dict[str, list[str]] = {}
     for period in PERIODS:
         idx = ts.period(period)
         if len(idx) < min_cases:
             problems.append(f"{period} period: {len(idx)} cases (need at least {min_cases})")
             continue
-        for spec in config["models"].values():
+        for key, spec in config["models"].items():
             y = ts.labels[spec["label"]].to_numpy()[idx]
             pos, neg = int(y.sum()), int(len(y) - y.sum())
             if min(pos, neg) < min_pos:
                 kind = "single class" if min(pos, neg) == 0 else "too few of one class"
-                problems.append(
-                    f"{period} period, label '{spec['label']}': {kind} ({pos} positive, {neg} negative; "
-                    f"need at least {min_pos} of each)"
+                untrainable.setdefault(key, []).append(
+                    f"{period} period, label '{spec['label']}': {kind} ({pos} positive, {neg} "
+                    f"negative; need at least {min_pos} of each)"
                 )
     if problems:
         raise TrainingDataError("cannot train on this data set:\n  - " + "\n  - ".join(problems))
+    return {k: "; ".join(v) for k, v in untrainable.items()}

@@ -94,11 +94,15 @@ def train_policy(
 
     config = load_policy_config(config_path)
     workdir = Path(workdir or ".")
+    from scoring.models.dataset import NotTrainable
+
+    if len(tables["actions"]) == 0:
+        raise NotTrainable("the actions table is empty: no logged decision to learn from")
     decisions = logged_decisions(tables, config, max_decisions=max_decisions, progress=progress)
     test_start = ts.meta.loc[ts.meta["period"] == "test", "as_of"].min()
     train_d, test_d = decisions.split_at(pd.Timestamp(test_start))
     if len(test_d) < 50 or len(train_d) < 400:
-        raise ValueError(
+        raise NotTrainable(
             f"too few logged decisions to learn and evaluate the policy ({len(train_d)} before "
             f"{test_start:%Y-%m-%d}, {len(test_d)} after; need 400 and 50)"
         )
