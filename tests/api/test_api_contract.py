@@ -47,7 +47,8 @@ def test_health_ready_models(client, bundle):
     ready = client.get("/ready").json()
     assert ready["status"] == "ready"
     assert ready["model_versions"] == bundle.model_versions()
-    models = client.get("/models").json()
+    assert client.get("/models").status_code == 401
+    models = client.get("/models", headers=headers("scoring")).json()
     assert models["ready"] is True
     assert set(models["models"]) == {"default_risk", "dispute_risk", "policy"}
     assert "test_roc_auc" in models["models"]["default_risk"]["metrics"]
@@ -500,3 +501,38 @@ def test_duplicate_invoice_ids_are_422_and_b2b_sector_is_in_the_schema(client):
     debtor = next(v for k, v in schema.items() if k.startswith("Debtor"))
     assert debtor["if"]["properties"]["segment"]["const"] == "B2B"
     assert "sector" in debtor["then"]["required"]
+
+
+def test_models_needs_a_key_and_hides_who_promoted_from_scoring_keys(bundle, settings):
+    import dataclasses
+
+    from fastapi.testclient import TestClient
+
+    from scoring.api.app import create_app
+
+    tags = {k: dict(v) for k, v in bundle.tags.items()}
+    tags["default_risk"].update({"promoted_by": "alice", "promotion_reason": "better AUC"})
+    b = dataclasses.replace(bundle, tags=tags)
+    with TestClient(create_app(bundle=b, settings=settings)) as c:
+        assert c.get("/models").status_code == 401
+        seen = c.get("/models", headers=headers("scoring")).json()["models"]["default_risk"]
+        assert "promoted_by" not in seen["tags"] and "promotion_reason" not in seen["tags"]
+        full = c.get("/models", headers=headers("compliance")).json()["models"]["default_risk"]
+        assert full["tags"]["promoted_by"] == "alice"
+
+
+def test_a_key_in_the_query_string_never_reaches_the_access_log():
+    import logging
+
+    from scoring.api.app import RedactSecrets
+
+    rec = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', None, None
+    )
+    rec.args = ("127.0.0.1:5000", "GET", "/models?api_key=sk-scoring-SECRET&x=1", "1.1", 401)
+    assert RedactSecrets().filter(rec)
+    line = rec.getMessage()
+    assert "SECRET" not in line and "api_key=***" in line and "x=1" in line
+    rec.args = ("127.0.0.1:5000", "GET", "/x?token=abc", "1.1", 200)
+    RedactSecrets().filter(rec)
+    assert "abc" not in rec.getMessage()

@@ -48,7 +48,7 @@ def test_without_models_the_service_is_alive_but_not_ready(settings, bundle):
         assert (
             c.post("/next-action", json=EXAMPLE_CASE, headers=headers("scoring")).status_code == 503
         )
-        assert c.get("/models").json()["ready"] is False
+        assert c.get("/models", headers=headers("scoring")).json()["ready"] is False
         assert "scoring_ready 0" in c.get("/metrics").text
         r = c.post("/admin/reload", headers=headers("admin"))
         assert r.status_code == 503
@@ -77,7 +77,7 @@ def test_loads_the_champion_from_the_registry(mlflow_home, bundle, settings, tmp
             r = c.get("/ready")
             assert r.status_code == 200, r.text
             assert r.json()["model_versions"] == bundle.model_versions()
-            models = c.get("/models").json()["models"]
+            models = c.get("/models", headers=headers("compliance")).json()["models"]
             assert models["default_risk"]["name"] == "collections-default-risk"
             r = c.post("/admin/reload", headers=headers("admin"))
             assert r.status_code == 200 and r.json()["reloaded"] is False

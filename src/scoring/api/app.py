@@ -107,6 +107,29 @@ def _error(status: int, items: list[dict[str, Any]], headers=None) -> JSONRespon
     return JSONResponse({"detail": items}, status_code=status, headers=headers)
 
 
+class RedactSecrets(logging.Filter):
+    """Access-log filter: the values of query parameters that look like credentials (``key``,
+    ``api_key``, ``token``, ``secret``, ``password``...) are replaced by ``***``. Keys belong in
+    headers; one sent in the URL must still not end up in the logs."""
+
+    _SECRET = re.compile(r"(?i)([?&][^=&]*(?:key|token|secret|password|passwd|auth)[^=&]*=)[^&\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                self._SECRET.sub(r"\1***", a) if isinstance(a, str) and "=" in a else a
+                for a in record.args
+            )
+        return True
+
+
+def install_log_redaction() -> None:
+    """Add :class:`RedactSecrets` to uvicorn's access logger (once)."""
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+        logger.addFilter(RedactSecrets())
+
+
 class BodyGuard:
     """Pure ASGI middleware for requests that carry a body (POST, PUT, PATCH):
 
@@ -244,6 +267,7 @@ def create_app(
         probe = probe or default_probe
     interval = settings.reload_seconds if reload_seconds is None else reload_seconds
 
+    install_log_redaction()
     metrics = Metrics()
     holder = BundleHolder(bundle_loader, settings.serve_alias if bundle is None else "local", probe)
     holder.on_change = lambda: metrics.set_models(

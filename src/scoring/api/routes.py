@@ -105,7 +105,7 @@ def require(role: str):
                 "unauthorized",
                 {"WWW-Authenticate": 'Bearer, ApiKey realm="scoring"'},
             )
-        if not found.allows(role):
+        if role != "any" and not found.allows(role):
             raise ApiError(
                 403, "header.X-API-Key", f"this API key lacks the role {role!r}", "forbidden"
             )
@@ -119,6 +119,9 @@ def require(role: str):
 ScoringKey = Annotated[ApiKey, Depends(require("scoring"))]
 ComplianceKey = Annotated[ApiKey, Depends(require("compliance"))]
 AdminKey = Annotated[ApiKey, Depends(require("admin"))]
+AnyKey = Annotated[ApiKey, Depends(require("any"))]
+#: registry tags that say who promoted a version and why: for compliance and admin keys only
+PRIVATE_TAGS = ("promoted_by", "promotion_reason")
 
 
 async def get_bundle(services: ServicesDep) -> Bundle:
@@ -464,9 +467,18 @@ def _metrics_of(tags: dict[str, str]) -> dict[str, float]:
     return out
 
 
-@router.get("/models", response_model=ModelsResponse, tags=["service"], summary="Models in use")
-async def models(services: ServicesDep) -> ModelsResponse:
-    """Versions in use and their metrics (from the registry's version tags)."""
+@router.get(
+    "/models",
+    response_model=ModelsResponse,
+    tags=["service"],
+    summary="Models in use",
+    responses={401: ERRORS[401]},
+)
+async def models(services: ServicesDep, api_key: AnyKey) -> ModelsResponse:
+    """Versions in use and their metrics (from the registry's version tags). Any valid key;
+    who promoted a version and their note are shown to ``compliance`` and ``admin`` keys
+    only."""
+    private_ok = api_key.allows("compliance")
     from scoring.registry import registered_name
 
     h = services.holder
@@ -474,7 +486,11 @@ async def models(services: ServicesDep) -> ModelsResponse:
     info: dict[str, ModelInfo] = {}
     if b is not None:
         for key, version in b.versions.items():
-            tags = {k: str(v) for k, v in b.tags.get(key, {}).items()}
+            tags = {
+                k: str(v)
+                for k, v in b.tags.get(key, {}).items()
+                if private_ok or k not in PRIVATE_TAGS
+            }
             info[key] = ModelInfo(
                 name=registered_name(key, services.settings) if b.alias != "local" else None,
                 version=None if version is None else str(version),
