@@ -50,9 +50,24 @@ def setup_mlflow(settings: Settings | None = None):
         os.environ.pop("MLFLOW_REGISTRY_URI", None)
     exp = mlflow.get_experiment_by_name(s.experiment)
     if exp is None:
-        location = None if s.mlflow_tracking_uri else s.artifact_root()
-        return mlflow.create_experiment(s.experiment, artifact_location=location)
+        return mlflow.create_experiment(s.experiment, artifact_location=artifact_location(s))
     return exp.experiment_id
+
+
+def artifact_location(s: Settings) -> str | None:
+    """Where a new experiment keeps its artifacts. A tracking server decides for itself
+    (``None``); a database URI would otherwise make MLflow write to ``./mlruns`` of whatever
+    folder the command runs in: next to a SQLite file, else under ``home/artifacts``."""
+    uri = s.mlflow_tracking_uri
+    if not uri:
+        return s.artifact_root()
+    scheme = uri.split(":", 1)[0].lower()
+    if scheme in ("http", "https", "databricks", "file") or ":" not in uri:
+        return None
+    if scheme == "sqlite" and uri.startswith("sqlite:///") and len(uri) > len("sqlite:///"):
+        db = Path(uri[len("sqlite:///") :])
+        return (db.resolve().parent / "artifacts").as_uri()
+    return s.artifact_root()
 
 
 def registered_name(key: str, settings: Settings | None = None) -> str:
