@@ -166,3 +166,18 @@ def test_score_summaries_are_written_in_the_background_and_flushed_on_close(sett
         ids = [r[0] for r in conn.exec_driver_sql("SELECT call_id FROM score_calls").all()]
     engine.dispose()
     assert sorted(ids) == ["c1", "c2", "c3"]
+
+
+def test_no_raw_debtor_or_invoice_id_in_the_stored_decision(client, settings):
+    d = client.post("/next-action", json=EXAMPLE_CASE, headers=headers("scoring")).json()
+    engine = sa.create_engine(f"sqlite:///{settings.home / 'audit.db'}")
+    with engine.connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT input, output FROM decisions WHERE decision_id = ?", (d["decision_id"],)
+        ).one()
+    engine.dispose()
+    stored = " ".join(str(x) for x in row)
+    assert "D000123" not in stored and "F2026-0042" not in stored
+    audit = client.app.state.services.audit
+    assert audit.hash_invoice("F2026-0042") in stored
+    assert audit.hash_invoice("X") != audit.hash_debtor("X")

@@ -264,6 +264,12 @@ class AuditStore:
         """Keyed hash of a debtor id (HMAC-SHA256, hex)."""
         return hmac.new(self._key, debtor_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
+    def hash_invoice(self, invoice_id: str) -> str:
+        """Keyed hash of an invoice id (callers often embed customer numbers in them); a
+        separate domain from debtor ids, so equal strings do not give equal hashes."""
+        msg = b"invoice\x00" + invoice_id.encode("utf-8")
+        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
+
     def record_decisions(self, rows: list[dict[str, Any]]) -> None:
         """Insert decisions in one transaction (committed when this returns)."""
         if not rows:

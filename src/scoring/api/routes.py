@@ -331,6 +331,8 @@ def _decide_batch(
             h = audit.hash_debtor(r.debtor_id)
             inp = case.model_dump(mode="json")
             inp["debtor"]["debtor_id"] = h
+            for inv in inp.get("open_invoices", []):
+                inv["invoice_id"] = audit.hash_invoice(inv["invoice_id"])
             out = r.model_dump(mode="json")
             out["debtor_id"] = h
             rows.append(
