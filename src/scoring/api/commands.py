@@ -28,6 +28,14 @@ def serve_command(
         int, typer.Option("--workers", min=1, help="Worker processes (each loads the models).")
     ] = 1,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    limit_concurrency: Annotated[
+        int,
+        typer.Option(
+            "--limit-concurrency",
+            min=1,
+            help="Connections + tasks per worker beyond which new requests get 503 at once.",
+        ),
+    ] = 256,
 ) -> None:
     """Serve the HTTP API (models from the registry alias champion, SCORING_SERVE_ALIAS)."""
     import logging
@@ -44,6 +52,11 @@ def serve_command(
         port=port,
         workers=workers,
         log_level=log_level,
+        # hostile clients: bounded headers, idle connections closed, bounded concurrency (the
+        # body itself is capped by SCORING_MAX_BODY_BYTES, after the key is checked)
+        h11_max_incomplete_event_size=16 * 1024,
+        timeout_keep_alive=5,
+        limit_concurrency=limit_concurrency,
     )
 
 
