@@ -226,14 +226,23 @@ def _to_float(s: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
     return out, bad
 
 
-def _to_date(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _in_range(out: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Values outside MIN_DATE..MAX_DATE set to NaT (pandas' nanoseconds cannot hold them),
+    and the mask of those values."""
+    naive = out.dt.tz_localize(None) if isinstance(out.dtype, pd.DatetimeTZDtype) else out
+    oor = naive.notna() & ((naive < MIN_DATE) | (naive > MAX_DATE))
+    return out.mask(oor), oor
+
+
+def _to_date(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Returns (dates, unparseable mask, out-of-range mask)."""
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         out = s.dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
     elif pd.api.types.is_datetime64_any_dtype(s):
         out = s.dt.normalize()
     elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         # numbers are not dates (an integer column would otherwise become 1970)
-        out = pd.Series(pd.NaT, index=s.index)
+        out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     else:
         # ISO 8601 only: "05/04/2025" is 5 April in France and 4 May elsewhere
         txt = s.astype("string").str.strip()
@@ -242,13 +251,14 @@ def _to_date(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         if isinstance(out.dtype, pd.DatetimeTZDtype):
             out = out.dt.tz_localize(None)
         out = out.dt.normalize()
+    out, oor = _in_range(out)
     out = out.astype("datetime64[ns]")
-    bad = s.notna() & out.isna()
-    return out, bad
+    bad = s.notna() & out.isna() & ~oor
+    return out, bad, oor
 
 
-def _to_timestamp(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Returns (utc timestamps, unparseable mask, missing-offset mask)."""
+def _to_timestamp(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """Returns (utc timestamps, unparseable mask, missing-offset mask, out-of-range mask)."""
     no_offset = pd.Series(False, index=s.index)
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         out = s.dt.tz_convert("UTC")
@@ -262,23 +272,10 @@ def _to_timestamp(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         has_offset = txt.str.contains(r"(?:[+-]\d{2}:?\d{2}|Z)$", regex=True).fillna(False)
         out = pd.to_datetime(txt, errors="coerce", utc=True, format="ISO8601")
         no_offset = txt.notna() & ~has_offset
+    out, oor = _in_range(out)
     out = out.astype("datetime64[ns, UTC]")
-    bad = s.notna() & out.isna()
-    return out, bad, no_offset
-
-
-def _check_range(problems, df, name: str, column: str, values: pd.Series) -> None:
-    out = values.notna() & ((values < MIN_DATE) | (values > MAX_DATE))
-    if out.any():
-        problems.append(
-            Problem(
-                name,
-                column,
-                f"outside {MIN_DATE:%Y-%m-%d}..{MAX_DATE:%Y-%m-%d}",
-                int(out.sum()),
-                _examples(df, out, name),
-            )
-        )
+    bad = s.notna() & out.isna() & ~oor
+    return out, bad, no_offset, oor
 
 
 def _coerce(name: str, df: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame:
@@ -309,7 +306,7 @@ def _coerce(name: str, df: pd.DataFrame, problems: list[Problem]) -> pd.DataFram
                     )
                 )
         elif col.kind == "date":
-            df[col.name], bad = _to_date(s)
+            df[col.name], bad, oor = _to_date(s)
             if bad.any():
                 problems.append(
                     Problem(
@@ -320,9 +317,16 @@ def _coerce(name: str, df: pd.DataFrame, problems: list[Problem]) -> pd.DataFram
                         _examples(df, bad, name),
                     )
                 )
-            _check_range(problems, df, name, col.name, df[col.name])
+            _check(
+                problems,
+                df,
+                name,
+                col.name,
+                oor,
+                f"outside {MIN_DATE:%Y-%m-%d}..{MAX_DATE:%Y-%m-%d}",
+            )
         elif col.kind == "timestamp":
-            df[col.name], bad, no_off = _to_timestamp(s)
+            df[col.name], bad, no_off, oor = _to_timestamp(s)
             if bad.any():
                 problems.append(
                     Problem(
@@ -333,7 +337,14 @@ def _coerce(name: str, df: pd.DataFrame, problems: list[Problem]) -> pd.DataFram
                         _examples(df, bad, name),
                     )
                 )
-            _check_range(problems, df, name, col.name, df[col.name].dt.tz_localize(None))
+            _check(
+                problems,
+                df,
+                name,
+                col.name,
+                oor,
+                f"outside {MIN_DATE:%Y-%m-%d}..{MAX_DATE:%Y-%m-%d}",
+            )
             if no_off.any():
                 problems.append(
                     Problem(
