@@ -36,6 +36,16 @@ def validate(data: DataDir) -> None:
         _fail(str(exc))
     counts = ", ".join(f"{len(df):,} {name}" for name, df in tables.items())
     typer.echo(f"{data}: valid ({counts})")
+    act = tables["actions"]
+    if len(act) == 0:
+        typer.echo(
+            "  note: no actions: `scoring train` will train the risk models but no policy", err=True
+        )
+    elif act["propensity"].isna().all():
+        typer.echo(
+            "  note: no action has a propensity: off-policy estimates will not be available",
+            err=True,
+        )
 
 
 @app.command()
