@@ -281,80 +281,34 @@ def _to_timestamp(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Ser
 def _coerce(name: str, df: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame:
     df = df.copy()
     n = len(df)
+    out_of_range = f"outside {MIN_DATE:%Y-%m-%d}..{MAX_DATE:%Y-%m-%d}"
     for col in SCHEMAS[name]:
         if col.name not in df.columns:
             if col.required:
                 problems.append(Problem(name, col.name, "required column is missing"))
             df[col.name] = pd.Series([pd.NA] * n, index=df.index)
         s = df[col.name]
+        found: list[tuple[pd.Series, str]] = []
         if col.kind == "str":
             df[col.name] = _to_str(s)
         elif col.kind == "bool":
             df[col.name], bad = _to_bool(s)
-            if bad.any():
-                problems.append(
-                    Problem(
-                        name, col.name, "not a boolean", int(bad.sum()), _examples(df, bad, name)
-                    )
-                )
+            found = [(bad, "not a boolean")]
         elif col.kind == "float":
             df[col.name], bad = _to_float(s, df.attrs.get("decimal", "."))
-            if bad.any():
-                problems.append(
-                    Problem(
-                        name, col.name, "not a number", int(bad.sum()), _examples(df, bad, name)
-                    )
-                )
+            found = [(bad, "not a number")]
         elif col.kind == "date":
             df[col.name], bad, oor = _to_date(s)
-            if bad.any():
-                problems.append(
-                    Problem(
-                        name,
-                        col.name,
-                        "not a date (ISO 8601 YYYY-MM-DD expected)",
-                        int(bad.sum()),
-                        _examples(df, bad, name),
-                    )
-                )
-            _check(
-                problems,
-                df,
-                name,
-                col.name,
-                oor,
-                f"outside {MIN_DATE:%Y-%m-%d}..{MAX_DATE:%Y-%m-%d}",
-            )
+            found = [(bad, "not a date (ISO 8601 YYYY-MM-DD expected)"), (oor, out_of_range)]
         elif col.kind == "timestamp":
             df[col.name], bad, no_off, oor = _to_timestamp(s)
-            if bad.any():
-                problems.append(
-                    Problem(
-                        name,
-                        col.name,
-                        "not an ISO 8601 timestamp",
-                        int(bad.sum()),
-                        _examples(df, bad, name),
-                    )
-                )
-            _check(
-                problems,
-                df,
-                name,
-                col.name,
-                oor,
-                f"outside {MIN_DATE:%Y-%m-%d}..{MAX_DATE:%Y-%m-%d}",
-            )
-            if no_off.any():
-                problems.append(
-                    Problem(
-                        name,
-                        col.name,
-                        "timestamp without a UTC offset (tz-aware expected)",
-                        int(no_off.sum()),
-                        _examples(df, no_off, name),
-                    )
-                )
+            found = [
+                (bad, "not an ISO 8601 timestamp"),
+                (oor, out_of_range),
+                (no_off, "timestamp without a UTC offset (tz-aware expected)"),
+            ]
+        for mask, rule in found:
+            _check(problems, df, name, col.name, mask, rule)
     return df
 
 
