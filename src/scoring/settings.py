@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body accepted (413 above it); checked after the API key.",
     )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest wait for each chunk of a request body (408 after)."
+    )
     api_keys_file: Path | None = Field(
         None, description="YAML of hashed API keys; default: home/api_keys.yaml."
     )

@@ -536,3 +536,58 @@ def test_a_key_in_the_query_string_never_reaches_the_access_log():
     rec.args = ("127.0.0.1:5000", "GET", "/x?token=abc", "1.1", 200)
     RedactSecrets().filter(rec)
     assert "abc" not in rec.getMessage()
+
+
+def test_a_trickled_body_times_out_with_408(bundle, settings):
+    """A client that sends its headers and then nothing cannot hold a worker: 408 in our
+    error format after ``body_timeout_seconds``."""
+    import json
+
+    import anyio
+
+    from scoring.api.app import create_app
+    from scoring.api.auth import load_keys
+
+    app = create_app(
+        bundle=bundle, settings=settings.model_copy(update={"body_timeout_seconds": 0.3})
+    )
+    app.state.services.keys = load_keys(settings)
+    sent: list[dict] = []
+
+    async def receive():
+        await anyio.sleep(3600)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/score",
+        "raw_path": b"/score",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"100"),
+            (b"x-api-key", headers("scoring")["X-API-Key"].encode()),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+
+    stack = app.build_middleware_stack()
+
+    async def main():
+        with anyio.fail_after(10):
+            await stack(scope, receive, send)
+
+    anyio.run(main)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 408
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert json.loads(body)["detail"][0]["type"] == "timeout"

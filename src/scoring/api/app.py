@@ -140,10 +140,11 @@ class BodyGuard:
 
     Both answers use the API's error format."""
 
-    def __init__(self, app, services, max_bytes: int) -> None:
+    def __init__(self, app, services, max_bytes: int, read_timeout: float = 30.0) -> None:
         self.app = app
         self.services = services
         self.max_bytes = max_bytes
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
@@ -182,23 +183,34 @@ class BodyGuard:
                     scope, receive, send, code, "header.Content-Length", problem, "body_too_large"
                 )
                 return
-            await self.app(scope, receive, send)
-            return
         seen = 0
-        limit = self.max_bytes
+        complete = False
+        limit = self.max_bytes if declared is None else None
+        timeout = self.read_timeout
 
-        async def counted():
-            nonlocal seen
-            message = await receive()
+        async def guarded():
+            """Each chunk of the body within ``read_timeout`` (a client that trickles its
+            body cannot hold a worker), at most ``max_bytes`` in all when undeclared."""
+            nonlocal seen, complete
+            from scoring.api.routes import ApiError
+
+            if complete:  # the body is in: later reads wait for a disconnect, unbounded
+                return await receive()
+            try:
+                with anyio.fail_after(timeout):
+                    message = await receive()
+            except TimeoutError:
+                raise ApiError(
+                    408, "body", f"request body not received within {timeout:g} s", "timeout"
+                ) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > limit:
-                    from scoring.api.routes import ApiError
-
+                complete = not message.get("more_body", False)
+                if limit is not None and seen > limit:
                     raise ApiError(413, "body", too_big, "body_too_large")
             return message
 
-        await self.app(scope, counted, send)
+        await self.app(scope, guarded, send)
 
     @staticmethod
     async def _refuse(scope, receive, send, status, field, problem, type_, headers=None):
@@ -316,7 +328,12 @@ def create_app(
     app.state.services = services
     _install_handlers(app)
     app.include_router(router)
-    app.add_middleware(BodyGuard, services=services, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyGuard,
+        services=services,
+        max_bytes=settings.max_body_bytes,
+        read_timeout=settings.body_timeout_seconds,
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
