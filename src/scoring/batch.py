@@ -75,7 +75,9 @@ def run_batch(
         from scoring import registry
 
         registry.setup_mlflow()
-        bundle = Bundle.from_registry(alias)
+        # a risk model that could not be trained leaves its probability column empty (and a
+        # warning); the policy is required: the batch is the decisions
+        bundle = Bundle.from_registry(alias, require_risk=False)
     if engine == "dask":
         from scoring.dask_engine import batch_on_dask, dask_client
 

@@ -32,51 +32,90 @@ def risk_grade(p: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Bundle:
-    """The models a service or batch run uses, loaded once."""
+    """The models a service or batch run uses, loaded once.
 
-    default_risk: RiskModel
-    dispute_risk: RiskModel
+    A model can be missing (a data set on which it could not be trained, e.g. no default in
+    the history): it is ``None`` here, and ``missing`` says why. Everything else is served.
+    """
+
+    default_risk: RiskModel | None
+    dispute_risk: RiskModel | None
     policy: Policy | None = None
     versions: dict[str, int | None] = field(default_factory=dict)
     alias: str = "local"
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
 
     @property
     def risk_models(self) -> dict[str, RiskModel]:
-        return {"default_risk": self.default_risk, "dispute_risk": self.dispute_risk}
+        """The risk models present, by key (a missing one is left out)."""
+        models = {"default_risk": self.default_risk, "dispute_risk": self.dispute_risk}
+        return {k: m for k, m in models.items() if m is not None}
 
     @classmethod
-    def from_registry(cls, alias: str = "champion", require_policy: bool = True) -> Bundle:
-        """Load ``NAME@alias`` of every model from the MLflow registry."""
+    def from_registry(
+        cls, alias: str = "champion", require_policy: bool = True, require_risk: bool = True
+    ) -> Bundle:
+        """Load ``NAME@alias`` of every model from the MLflow registry.
+
+        With ``require_policy`` / ``require_risk`` false, a model without a version under the
+        alias is left out and recorded in ``missing`` with the reason training gave (the
+        ``not_trained.*`` tag of the run that trained the others); at least one model must
+        load.
+        """
+        import logging
+
         from scoring import registry
 
-        loaded = {k: registry.resolve(k, alias) for k in registry.RISK_MODELS}
-        policy = None
-        versions = {k: v.version for k, v in loaded.items()}
-        tags = {k: v.tags for k, v in loaded.items()}
-        try:
-            pl = registry.resolve("policy", alias)
-            policy = Policy.load(pl.path)
-            versions["policy"], tags["policy"] = pl.version, pl.tags
-        except Exception as exc:
-            if require_policy:
-                raise
-            import logging
-
-            logging.getLogger(__name__).warning(
-                "no policy model under alias %r (%s): /next-action is unavailable", alias, exc
-            )
+        loaded: dict[str, registry.LoadedModel] = {}
+        errors: dict[str, Exception] = {}
+        for key in registry.ALL_MODELS:
+            try:
+                loaded[key] = registry.resolve(key, alias)
+            except Exception as exc:  # noqa: BLE001 - reported below or re-raised
+                errors[key] = exc
+        for key, exc in errors.items():
+            required = require_policy if key == "policy" else require_risk
+            if required or not loaded:
+                raise exc
+        missing = {k: _why_missing(k, alias, errors[k], loaded.values()) for k in errors}
+        for key, why in missing.items():
+            logging.getLogger(__name__).warning("%s is not served: %s", key, why)
+        risk = {
+            k: RiskModel.load(loaded[k].path) if k in loaded else None for k in registry.RISK_MODELS
+        }
         return cls(
-            RiskModel.load(loaded["default_risk"].path),
-            RiskModel.load(loaded["dispute_risk"].path),
-            policy,
-            versions,
+            risk["default_risk"],
+            risk["dispute_risk"],
+            Policy.load(loaded["policy"].path) if "policy" in loaded else None,
+            {k: (loaded[k].version if k in loaded else None) for k in registry.ALL_MODELS},
             alias,
-            tags,
+            {k: v.tags for k, v in loaded.items()},
+            missing,
         )
 
     def model_versions(self) -> dict[str, str]:
         return {k: f"{v}" for k, v in self.versions.items() if v is not None}
+
+
+def _why_missing(key: str, alias: str, exc: Exception, loaded) -> str:
+    """Why ``key`` has no model under ``alias``: the training run's ``not_trained`` tag when
+    the run that trained the other models recorded one, else the registry's answer."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    for lm in loaded:
+        try:
+            mv = client.get_model_version(lm.name, str(lm.version))
+            why = (
+                client.get_run(mv.run_id).data.tags.get(f"not_trained.{key}") if mv.run_id else None
+            )
+        except Exception:  # noqa: BLE001 - the reason is best effort
+            why = None
+        if why:
+            return f"not trained on this data set: {why}"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"no version under alias {alias!r} ({text})"
 
 
 class Scores:
@@ -141,23 +180,16 @@ def batch_decisions(
     decisions = bundle.policy.recommend(
         cs, s.arrays, explore=explore, num_threads=num_threads
     ).decisions
-    reasons_default = s.reasons(bundle, "default_risk", k_reasons, lang)
-    reasons_dispute = s.reasons(bundle, "dispute_risk", k_reasons, lang)
-    texts = []
-    for rd, rp in zip(reasons_default, reasons_dispute, strict=True):
-        pre = (
-            ("Risque de défaut : ", "Risque de litige : ")
-            if lang == "fr"
-            else ("Default risk: ", "Dispute risk: ")
-        )
-        texts.append(f"{pre[0]}{reasons_summary(rd, lang)} | {pre[1]}{reasons_summary(rp, lang)}")
+    texts = reason_lines(bundle, s, lang, k_reasons)
+    nan = np.full(len(cs), np.nan)
+    p_default = s.probability.get("default_risk", nan)
     out = pd.DataFrame(
         {
             "debtor_id": cs.cases["debtor_id"].astype(str).to_numpy(),
             "as_of": cs.cases["as_of"].to_numpy(),
-            "default_probability": s.probability["default_risk"],
-            "dispute_probability": s.probability["dispute_risk"],
-            "risk_grade": risk_grade(s.probability["default_risk"]),
+            "default_probability": p_default,
+            "dispute_probability": s.probability.get("dispute_risk", nan),
+            "risk_grade": risk_grade(p_default) if "default_risk" in s.probability else None,
             "action": decisions["action"].to_numpy(),
             "scheduled_at": local_iso(decisions["scheduled_at"], cs.cases["department"].to_numpy()),
             "expected_value": decisions["expected_value"].to_numpy(),
@@ -174,6 +206,32 @@ def batch_decisions(
         }
     )
     return out
+
+
+#: Prefix of each model's part of the one-line reasons, by language.
+REASON_PREFIX = {
+    "fr": {"default_risk": "Risque de défaut : ", "dispute_risk": "Risque de litige : "},
+    "en": {"default_risk": "Default risk: ", "dispute_risk": "Dispute risk: "},
+}
+#: Said in place of a missing model's reasons.
+NOT_SERVED = {"fr": "modèle non disponible", "en": "model not available"}
+
+
+def reason_line(per_model: dict[str, list[Reason]], lang: str) -> str:
+    """One line of reasons for a case: each risk model's top reasons after its prefix (a model
+    missing from ``per_model`` is said to be unavailable)."""
+    pre = REASON_PREFIX.get(lang, REASON_PREFIX["en"])
+    return " | ".join(
+        f"{pre[key]}{reasons_summary(per_model[key], lang) if key in per_model else NOT_SERVED.get(lang, NOT_SERVED['en'])}"
+        for key in pre
+    )
+
+
+def reason_lines(bundle: Bundle, s: Scores, lang: str, k: int) -> list[str]:
+    """:func:`reason_line` of every case of ``s``."""
+    per = {key: s.reasons(bundle, key, k, lang) for key in bundle.risk_models}
+    n = len(next(iter(s.arrays.values()))) if s.arrays else 0
+    return [reason_line({key: r[i] for key, r in per.items()}, lang) for i in range(n)]
 
 
 def local_iso(utc: pd.Series, departments: np.ndarray) -> list[str | None]:

@@ -14,7 +14,7 @@ from scoring.policy.rules import RULE_IDS
 
 SCORE_FIELDS = {
     "debtor_id", "as_of", "default_probability", "dispute_probability", "risk_grade", "reasons",
-    "explanations", "unknown_values", "model_versions", "lang",
+    "explanations", "unknown_values", "model_versions", "lang", "unavailable",
 }  # fmt: skip
 DECISION_FIELDS = SCORE_FIELDS | {
     "decision_id", "action", "channel", "scheduled_at", "tone", "template", "installments",
@@ -79,6 +79,7 @@ def test_score_one_case(client, bundle):
     assert body["debtor_id"] == "D000123"
     assert 0 <= body["default_probability"] <= 1 and 0 <= body["dispute_probability"] <= 1
     assert body["risk_grade"] in "ABCDE"
+    assert body["unavailable"] == {}
     assert body["model_versions"] == bundle.model_versions()
     assert r.headers["X-Request-ID"]
     for key in ("default_risk", "dispute_risk"):

@@ -299,3 +299,92 @@ def test_no_actions_log_trains_the_risk_models_only_and_serves_them(settings, tm
             assert "no policy model" in r.json()["detail"][0]["problem"]
     finally:
         registry.setup_mlflow()
+
+
+def test_no_default_in_the_history_serves_the_other_models(settings, tmp_path):
+    """A portfolio where every invoice was paid (as in public accounts-receivable samples):
+    `scoring train` trains the dispute model and the policy, says the default model was not
+    trained and why, registers nothing for it; the service starts, /score answers the dispute
+    probability with a null default probability and the reason, /ready and /models say what
+    is missing, /next-action still decides."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+    from conftest import SAMPLE_DIR
+
+    from scoring import registry
+    from scoring.api.schemas import EXAMPLE_CASE
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("debtors", "actions"):
+        shutil.copy(SAMPLE_DIR / f"{name}.parquet", data / f"{name}.parquet")
+    inv = pd.read_parquet(SAMPLE_DIR / "invoices.parquet")
+    due = pd.to_datetime(inv["due_date"])
+    paid = pd.to_datetime(inv["paid_date"])
+    on_time = (due + pd.Timedelta(days=60)).dt.date  # never 90 days late
+    inv["paid_date"] = [
+        min(p.date(), o) if pd.notna(p) else o for p, o in zip(paid, on_time, strict=True)
+    ]
+    inv["legal_date"] = None
+    inv.to_parquet(data / "invoices.parquet")
+    import scoring
+
+    # the small sample has few disputes in its test period: accept 3 of each class
+    cfg = (Path(scoring.__file__).parent / "config" / "training.yaml").read_text()
+    assert "min_positives: 10" in cfg
+    (tmp_path / "training.yaml").write_text(cfg.replace("min_positives: 10", "min_positives: 3"))
+    home = tmp_path / "home3"
+    env = {**os.environ, "SCORING_HOME": str(home)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    res = subprocess.run(
+        [str(Path(sys.executable).parent / "scoring"), "train", "--data", str(data),
+         "--trials", "2", "--no-progress", "--config", str(tmp_path / "training.yaml")],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "NOT trained: default_risk" in res.stderr
+    assert "registered dispute_risk version 1" in res.stdout
+    assert "default_risk version" not in res.stdout
+    out = tmp_path / "batch.csv"
+    res = subprocess.run(
+        [str(Path(sys.executable).parent / "scoring"), "batch", "--data", str(data),
+         "--as-of", "2026-06-15T09:00:00+02:00", "--output", str(out)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "default_risk is not served: not trained on this data set" in res.stderr
+    batch = pd.read_csv(out)
+    assert len(batch) > 0 and batch["default_probability"].isna().all()
+    assert batch["dispute_probability"].between(0, 1).all()
+    assert batch["reasons"].str.contains("Risque de défaut : modèle non disponible").all()
+    s = settings.model_copy(update={"home": home, "mlflow_tracking_uri": None, "audit_url": None})
+    try:
+        with TestClient(create_app(settings=s)) as c:
+            r = c.get("/ready")
+            assert r.status_code == 200, r.text
+            why = r.json()["unavailable"]["default_risk"]
+            assert "not trained on this data set" in why and "single class" in why
+            assert "policy" in r.json()["model_versions"]
+            r = c.get("/models", headers=headers("scoring"))
+            assert r.json()["models"]["default_risk"]["unavailable"] == why
+            assert r.json()["models"]["dispute_risk"]["unavailable"] is None
+            r = c.post("/score", json=EXAMPLE_CASE, headers=headers("scoring"))
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["default_probability"] is None and body["risk_grade"] is None
+            assert 0 <= body["dispute_probability"] <= 1
+            assert set(body["explanations"]) == {"dispute_risk"}
+            assert body["unavailable"] == {"default_risk": why}
+            assert "default_risk" not in body["model_versions"]
+            r = c.post("/next-action", json=EXAMPLE_CASE, headers=headers("scoring"))
+            assert r.status_code == 200, r.text
+            assert r.json()["action"]
+            d = c.get(f"/decisions/{r.json()['decision_id']}", headers=headers("compliance"))
+            assert d.status_code == 200, d.text
+    finally:
+        registry.setup_mlflow()

@@ -156,7 +156,7 @@ def test_selection_picks_the_better_learner(monkeypatch):
     """A learner that ignores the arm (every action worth the same) against the T-learner on a
     world where one action clearly pays: the selection keeps the T-learner."""
     from scoring.policy import learners as L
-    from tests.model.test_policy import planted_world
+    from test_policy import planted_world
 
     class Blind(L.SLearner):
         def predict(self, M, arm, lead, num_threads=0):

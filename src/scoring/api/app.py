@@ -46,9 +46,10 @@ def _registry_loader(settings) -> tuple[BundleLoader, VersionProbe]:
         from scoring import registry
 
         registry.setup_mlflow(settings)
-        # the risk models are required; a missing policy (e.g. trained on a data set without
-        # an actions log) leaves /score working and /next-action answering 503 with the reason
-        return Bundle.from_registry(settings.serve_alias, require_policy=False)
+        # serve what exists: a model that could not be trained (no action log, no default in
+        # the history) is reported in /ready and /models; /next-action answers 503 without a
+        # policy, /score answers null for a missing risk model's probability
+        return Bundle.from_registry(settings.serve_alias, require_policy=False, require_risk=False)
 
     def probe() -> dict[str, int | None]:
         from scoring import registry

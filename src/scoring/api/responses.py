@@ -25,9 +25,11 @@ from scoring.api.schemas import (
     UnknownValue,
 )
 from scoring.cases import Case, CaseSet
-from scoring.explain import Reason, reasons_summary
+from scoring.explain import Reason
 from scoring.policy.calendar import time_zone, utc_datetimes, utc_ns
-from scoring.service import Bundle, Scores, risk_grade, score_cases
+from scoring.service import Bundle, Scores, reason_line, risk_grade, score_cases
+
+RISK_KEYS = ("default_risk", "dispute_risk")
 
 #: How each action reaches the debtor.
 CHANNELS: dict[str, str | None] = {
@@ -41,10 +43,6 @@ CHANNELS: dict[str, str | None] = {
     "payment_plan_offer": "agent",
     "dispute_review": "agent",
     "legal_escalation": "legal",
-}
-_PREFIX = {
-    "fr": ("Risque de défaut : ", "Risque de litige : "),
-    "en": ("Default risk: ", "Dispute risk: "),
 }
 NUM_THREADS = 1
 
@@ -95,7 +93,12 @@ def score(
         for la in sorted(set(langs))
     }
     versions = bundle.model_versions()
-    grades = risk_grade(s.probability["default_risk"])
+    p_default = s.probability.get("default_risk")
+    p_dispute = s.probability.get("dispute_risk")
+    grades = risk_grade(p_default) if p_default is not None else None
+    unavailable = {
+        k: bundle.missing.get(k, "not loaded") for k in RISK_KEYS if k not in s.probability
+    }
     names = {key: m.feature_names for key, m in bundle.risk_models.items()}
     results = []
     for i, case in enumerate(cases):
@@ -118,18 +121,15 @@ def score(
                 ),
                 reasons=[r.text for r in rs],
             )
-        pre = _PREFIX[la]
-        summary = (
-            f"{pre[0]}{reasons_summary(reasons[la]['default_risk'][i], la)} | "
-            f"{pre[1]}{reasons_summary(reasons[la]['dispute_risk'][i], la)}"
-        )
+        summary = reason_line({key: r[i] for key, r in reasons[la].items()}, la)
         results.append(
             ScoreResult(
                 debtor_id=case.debtor.debtor_id,
                 as_of=case.as_of,
-                default_probability=float(s.probability["default_risk"][i]),
-                dispute_probability=float(s.probability["dispute_risk"][i]),
-                risk_grade=str(grades[i]),
+                default_probability=None if p_default is None else float(p_default[i]),
+                dispute_probability=None if p_dispute is None else float(p_dispute[i]),
+                risk_grade=None if grades is None else str(grades[i]),
+                unavailable=unavailable,
                 reasons=summary,
                 explanations=expl,
                 unknown_values=_unknown(case, s.unknown[i]),

@@ -298,11 +298,11 @@ def post_next_action(
     response is sent."""
     rid = _request_id(request, response)
     if bundle.policy is None:
+        why = bundle.missing.get("policy", "none registered under this alias")
         raise ApiError(
             503,
             None,
-            "the models in use have no policy model (none registered under this alias: "
-            "`scoring train` needs a non-empty actions log to train one); /score still works",
+            f"the models in use have no policy model ({why}); /score still works",
             "not_ready",
         )
     cases = body if isinstance(body, list) else [body]
@@ -456,7 +456,12 @@ async def ready(services: ServicesDep) -> Ready:
     b = services.holder.current
     if b is None:
         raise ApiError(503, None, f"models not ready: {services.holder.reason}", "not_ready")
-    return Ready(status="ready", alias=services.holder.alias, model_versions=b.model_versions())
+    return Ready(
+        status="ready",
+        alias=services.holder.alias,
+        model_versions=b.model_versions(),
+        unavailable=dict(b.missing),
+    )
 
 
 def _metrics_of(tags: dict[str, str]) -> dict[str, float]:
@@ -498,6 +503,7 @@ async def models(services: ServicesDep, api_key: AnyKey) -> ModelsResponse:
                 version=None if version is None else str(version),
                 metrics=_metrics_of(tags),
                 tags=tags,
+                unavailable=b.missing.get(key),
             )
     return ModelsResponse(
         alias=h.alias, ready=b is not None, loaded_at=h.loaded_at, reason=h.reason, models=info

@@ -206,14 +206,21 @@ class ScoreResult(_Out):
 
     debtor_id: str
     as_of: dt.datetime
-    default_probability: float = Field(
-        ge=0, le=1, description="Probability of payment default (90 days past due)."
+    default_probability: float | None = Field(
+        ge=0,
+        le=1,
+        description="Probability of payment default (90 days past due); null only when the "
+        "default model is not served (see `unavailable`).",
     )
-    dispute_probability: float = Field(
-        ge=0, le=1, description="Probability that a dispute is raised within 90 days."
+    dispute_probability: float | None = Field(
+        ge=0,
+        le=1,
+        description="Probability that a dispute is raised within 90 days; null only when the "
+        "dispute model is not served (see `unavailable`).",
     )
-    risk_grade: Literal["A", "B", "C", "D", "E"] = Field(
-        description="Grade by default probability: A < 2%, B < 5%, C < 15%, D < 35%, E."
+    risk_grade: Literal["A", "B", "C", "D", "E"] | None = Field(
+        description="Grade by default probability: A < 2%, B < 5%, C < 15%, D < 35%, E "
+        "(null when the default model is not served)."
     )
     reasons: str = Field(description="Top explanations as one line of text (as in the batch).")
     explanations: dict[str, RiskExplanation] = Field(
@@ -221,6 +228,11 @@ class ScoreResult(_Out):
     )
     unknown_values: list[UnknownValue] = Field(
         description="Values never seen in training, scored as unknown."
+    )
+    unavailable: dict[str, str] = Field(
+        default_factory=dict,
+        description="Risk models not served, with the reason (e.g. a portfolio with no "
+        "default in its history trains no default model). Empty in normal operation.",
     )
     model_versions: dict[str, str] = Field(description="Registry versions of the models used.")
     lang: Lang = Field(description="Language of labels and texts.")
@@ -374,6 +386,11 @@ class Ready(_Out):
     status: Literal["ready"]
     alias: str
     model_versions: dict[str, str]
+    unavailable: dict[str, str] = Field(
+        default_factory=dict,
+        description="Models not served (and why): their endpoints or fields answer without "
+        "them (/next-action 503 without a policy; null probabilities in /score).",
+    )
 
 
 class ModelInfo(_Out):
@@ -381,6 +398,9 @@ class ModelInfo(_Out):
     version: str | None
     metrics: dict[str, float] = Field(description="Numeric version tags (test metrics, size).")
     tags: dict[str, str] = Field(description="Every version tag.")
+    unavailable: str | None = Field(
+        None, description="Why this model is not served (null when it is)."
+    )
 
 
 class ModelsResponse(_Out):

@@ -101,7 +101,7 @@ class BundleHolder:
         have = dict(cur.versions) if cur is not None else {}
         if cur is not None and all(have.get(k) == v for k, v in latest.items()):
             return False
-        if cur is None and any(v is None for v in latest.values()):
+        if cur is None and all(v is None for v in latest.values()):
             missing = [k for k, v in latest.items() if v is None]
             self.reason = f"no version under alias {self.alias!r} for {', '.join(missing)}"
             return False
