@@ -205,7 +205,7 @@ def metrics_tables(
         "bucket": f["bucket"].to_numpy(),
     }
     out = {}
-    for key in MODEL_KEYS:
+    for key in scored_keys(ev):
         t = group_metrics(
             f[f"y_{key}"].to_numpy(), f[f"p_{key}"].to_numpy(), groups, thresholds[key]
         )
@@ -219,10 +219,15 @@ def default_thresholds(ev: Evaluation, threshold: float | None) -> dict[str, flo
     if threshold is not None:
         return dict.fromkeys(MODEL_KEYS, float(threshold))
     out = {}
-    for k in MODEL_KEYS:
+    for k in scored_keys(ev):
         rate = float(ev.frame[f"y_{k}"].mean())
         out[k] = float(np.quantile(ev.frame[f"p_{k}"].to_numpy(), 1.0 - rate))
     return out
+
+
+def scored_keys(ev: Evaluation) -> list[str]:
+    """The risk models scored in ``ev`` (a model not served under the alias is absent)."""
+    return [k for k in MODEL_KEYS if f"p_{k}" in ev.frame]
 
 
 def reason_code_distribution(bundle, ev: Evaluation, k: int = 3) -> pd.DataFrame:
@@ -614,6 +619,9 @@ def section_models(inp: ReportInputs) -> Section:
                 f"<details open data-source='{_NAME}.model_card_markdown'><summary>"
                 f"Model card: {html.escape(key)} v{v}</summary>{_md_body(md, key)}</details>"
             )
+        elif v is None:
+            why = inp.bundle.missing.get(key, "no version under this alias")
+            parts.append(_p(f"{key} is not served: {why}."))
         else:
             parts.append(_p(f"No model card found for {key} v{v}."))
     pol = inp.bundle.policy
@@ -705,7 +713,7 @@ def section_reasons(inp: ReportInputs) -> Section:
             "period (exact TreeSHAP contributions; UP raises the risk, DOWN lowers it)."
         )
     ]
-    for key in MODEL_KEYS:
+    for key in scored_keys(inp.evaluation):
         d = dist[dist["model"] == key]
         parts.append(html_table(d, f"{_NAME}.reason_code_distribution", f"{key}: reason codes."))
         top = d.head(15).set_index("code")["share"]
@@ -868,13 +876,13 @@ def gather_inputs(
 
     registry.setup_mlflow()
     try:
-        bundle = Bundle.from_registry(alias, require_policy=False)
+        bundle = Bundle.from_registry(alias, require_policy=False, require_risk=False)
     except Exception as exc:  # noqa: BLE001 - the registry says why
         raise ReportError(f"no models under the alias {alias!r}: {exc}") from exc
     if training_set is None or tables is None:
         if data_dir is None:
-            v = bundle.versions.get("default_risk")
-            d = training_data_dir("default_risk", v) if v is not None else None
+            key, v = next(((k, v) for k, v in bundle.versions.items() if v is not None))
+            d = training_data_dir(key, v)
             data_dir = d if d and Path(d).exists() else None
         if data_dir is not None:
             tables = tables if tables is not None else load_tables(data_dir)

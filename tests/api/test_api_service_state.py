@@ -362,6 +362,13 @@ def test_no_default_in_the_history_serves_the_other_models(settings, tmp_path):
     assert len(batch) > 0 and batch["default_probability"].isna().all()
     assert batch["dispute_probability"].between(0, 1).all()
     assert batch["reasons"].str.contains("Risque de défaut : modèle non disponible").all()
+    res = subprocess.run(
+        [str(Path(sys.executable).parent / "scoring"), "report", "--out", str(tmp_path / "r.html")],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    page = (tmp_path / "r.html").read_text()
+    assert "default_risk is not served: not trained on this data set" in page
     s = settings.model_copy(update={"home": home, "mlflow_tracking_uri": None, "audit_url": None})
     try:
         with TestClient(create_app(settings=s)) as c:
