@@ -39,9 +39,10 @@ run: data  ## the main job: generate the synthetic data, train and register, the
 	$(BIN)/scoring train --data $(DATA) --trials $(TRIALS)
 	$(BIN)/scoring serve --host $(HOST) --port $(PORT)
 
-test: install  ## lint, format check and the test suite
+test: install  ## lint, format check, layers contract and the test suite
 	$(BIN)/ruff check src tests training serving benchmarks
 	$(BIN)/ruff format --check src tests training serving benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: install  ## ruff check

@@ -2,47 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from scoring.cases import build_cases
-from scoring.contract import load_tables
+from scoring.contract import load_tables, output_format, write_atomic
 from scoring.service import Bundle, batch_decisions
 
 BATCH_COLUMNS = [
     "debtor_id", "default_probability", "dispute_probability", "action", "scheduled_at",
     "expected_value", "propensity", "requires_review", "reasons",
 ]  # fmt: skip
-
-
-def output_format(output: str | Path) -> str:
-    """``.parquet`` or ``.csv``, from the file name; a clear error otherwise."""
-    suffix = Path(output).suffix.lower()
-    if suffix not in (".parquet", ".csv"):
-        raise ValueError(f"--output must end in .parquet or .csv, not {Path(output).name!r}")
-    return suffix
-
-
-def write_atomic(df: pd.DataFrame, output: str | Path) -> Path:
-    """Write ``.parquet`` or ``.csv`` through a temporary file renamed into place."""
-    output = Path(output)
-    suffix = output_format(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-    os.close(fd)
-    try:
-        if suffix == ".parquet":
-            df.to_parquet(tmp, index=False)
-        else:
-            df.to_csv(tmp, index=False)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return output
 
 
 def run_batch(

@@ -9,6 +9,8 @@ Optional columns may be absent (they are added as nulls); extra columns are kept
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -498,3 +500,30 @@ def fingerprint(tables: dict[str, pd.DataFrame]) -> str:
         h.update(name.encode())
         h.update(np.asarray(pd.util.hash_pandas_object(df, index=False)).tobytes())
     return h.hexdigest()[:16]
+
+
+def output_format(output: str | Path) -> str:
+    """``.parquet`` or ``.csv``, from the file name; a clear error otherwise."""
+    suffix = Path(output).suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise ValueError(f"--output must end in .parquet or .csv, not {Path(output).name!r}")
+    return suffix
+
+
+def write_atomic(df: pd.DataFrame, output: str | Path) -> Path:
+    """Write ``.parquet`` or ``.csv`` through a temporary file renamed into place."""
+    output = Path(output)
+    suffix = output_format(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    os.close(fd)
+    try:
+        if suffix == ".parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return output

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from scoring.calendar import NAT, TIME_ZONES, local_days, utc_to_local_ns, weekdays
 from scoring.cases import REFERENCE_TZ, CaseSet
 from scoring.contract import ACTIONS, COMPANY_SIZES, OUTCOMES, SECTORS
-from scoring.policy.calendar import NAT, TIME_ZONES, local_days, utc_to_local_ns, weekdays
 
 UNKNOWN = "unknown"
 NONE = "none"

@@ -19,7 +19,7 @@ its invoices; incomplete months are shown but not compared with targets.
 The same KPIs are computed from the service's own decisions and reported outcomes (the audit
 trail) by :func:`audit_kpis` over :func:`read_audit_decisions`; there they are measured between
 the decision and the reported payment, so they read as trends, not as the portfolio figures.
-:func:`log_kpis` logs the KPIs of a data set to the active MLflow run.
+:func:`scoring.tracking.log_kpis` logs the KPIs of a data set to the active MLflow run.
 """
 
 from __future__ import annotations
@@ -371,7 +371,7 @@ def read_audit_decisions(engine, since=None, until=None) -> pd.DataFrame:
     """
     import sqlalchemy as sa
 
-    from scoring.api.audit import decisions, last_outcome_query, outcomes
+    from scoring.audit import decisions, last_outcome_query, outcomes
 
     if engine is None:
         return _empty_audit()
@@ -573,33 +573,6 @@ def kpi_metrics(summary: pd.DataFrame) -> dict[str, float]:
         if r["met"] is not None:
             out[f"kpi_{r['segment']}_{r['kpi']}_met"] = float(bool(r["met"]))
     return out
-
-
-def log_kpis(
-    tables: dict[str, pd.DataFrame],
-    workdir: str | Path,
-    config_path: str | Path | None = None,
-) -> dict[str, float]:
-    """Log the KPIs of a data set to the active MLflow run (metrics, CSVs, chart, config)."""
-    import mlflow
-
-    workdir = Path(workdir)
-    config = load_kpi_config(config_path)
-    monthly = compute_kpis(tables, config)
-    summary = kpi_summary(tables, config)
-    metrics = kpi_metrics(summary)
-    mlflow.log_metrics(metrics)
-    mlflow.log_param("kpi_config_version", config.version)
-    monthly.to_csv(workdir / "kpis_by_month.csv", index=False)
-    summary.to_csv(workdir / "kpis_summary.csv", index=False)
-    for p in (
-        workdir / "kpis_by_month.csv",
-        workdir / "kpis_summary.csv",
-        plot_kpis(monthly, config, workdir / "kpis.png"),
-        Path(config_path) if config_path else CONFIG_PATH,
-    ):
-        mlflow.log_artifact(str(p), "kpis")
-    return metrics
 
 
 def write_kpi_report(

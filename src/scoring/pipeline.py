@@ -84,189 +84,181 @@ def train(
 def _train(
     data_dir, config_path, trials, timeout, progress, register, with_policy, client
 ) -> TrainResult:
-    import mlflow
-
-    from scoring import registry, reporting
-    from scoring.kpis import log_kpis
+    from scoring import registry, tracking
 
     start = time.perf_counter()
     exp_id = registry.setup_mlflow()
     config = load_training_config(config_path)
     config_file = Path(config_path) if config_path else CONFIG_DIR / "training.yaml"
-    run = mlflow.start_run(
-        experiment_id=exp_id, run_name=f"train-{pd.Timestamp.now(tz='UTC'):%Y%m%d-%H%M%S}"
-    )
+    run_id = tracking.start_run(exp_id, data_dir, client is not None)
     tmp = Path(tempfile.mkdtemp(prefix="scoring-train-"))
     try:
-        mlflow.set_tags({"data_dir": str(data_dir), "stage": "validate"})
-        mlflow.log_artifact(str(config_file), "config")
-        tables = load_tables(data_dir)
-        fp = fingerprint(tables)
-        mlflow.log_params(
-            {
-                "data_fingerprint": fp,
-                "n_debtors": len(tables["debtors"]),
-                "n_invoices": len(tables["invoices"]),
-                "n_actions": len(tables["actions"]),
-            }
+        tables, fp = stage_load(data_dir, config_file, tmp)
+        ts = stage_cases(tables, config, progress, client, tmp)
+        risk = stage_risk_models(
+            ts, config, trials, timeout, progress, client, fp, str(data_dir), tmp
         )
-        log_kpis(tables, workdir=tmp)
-        mlflow.set_tag("stage", "cases")
-        ts = build_training_set(tables, config, progress=progress, client=client)
-        mlflow.set_tag("engine", "dask" if client is not None else "local")
-        summary = ts.summary()
-        summary.to_csv(tmp / "periods.csv")
-        mlflow.log_artifact(str(tmp / "periods.csv"), "data")
-        for period, row in summary.iterrows():
-            mlflow.log_metrics(
-                {
-                    f"{period}_cases": float(row["cases"]),
-                    f"{period}_default_rate": float(row["default_rate"]),
-                    f"{period}_dispute_rate": float(row["dispute_rate"]),
-                }
-            )
-        mlflow.log_params(
-            {
-                f"period_{p}": f"{r['from']:%Y-%m-%d}..{r['to']:%Y-%m-%d}"
-                for p, r in summary.iterrows()
-            }
-        )
-
-        models: dict[str, RiskModel] = {}
-        metrics: dict[str, float] = {}
-        version_tags: dict[str, dict[str, str]] = {}
-        tables_out: dict[str, pd.DataFrame] = {}
-        not_trained: dict[str, str] = dict(ts.untrainable)
-        for key, spec in config["models"].items():
-            if key in not_trained:
-                continue
-            mlflow.set_tag("stage", f"tune {key}")
-            label = spec["label"]
-            sets = {
-                p: (ts.X.iloc[ts.period(p)], ts.labels[label].to_numpy()[ts.period(p)])
-                for p in ("train", "valid", "calib")
-            }
-            res = tune_and_fit(
-                key, label, *sets["train"], *sets["valid"], *sets["calib"],
-                config=config, monotone=bool(spec.get("monotone", False)), trials=trials, timeout=timeout, progress=progress,
-                client=client,
-            )  # fmt: skip
-            model = res.model
-            model.info["data_fingerprint"] = fp
-            models[key] = model
-            res.trials.to_csv(tmp / f"{key}_optuna_trials.csv", index=False)
-            mlflow.log_artifact(str(tmp / f"{key}_optuna_trials.csv"), f"{key}/tuning")
-            mlflow.log_params(
-                {
-                    f"{key}.{k}": v
-                    for k, v in model.params.items()
-                    if k not in ("monotone_constraints",)
-                }
-            )
-            mlflow.log_metrics(
-                {
-                    f"{key}_{k}": float(v)
-                    for k, v in model.info.items()
-                    if isinstance(v, int | float) and not isinstance(v, bool)
-                }
-            )
-
-            table, p = evaluate_risk_model(model, ts, "test")
-            tables_out[key] = table
-            table.to_csv(tmp / f"{key}_test_metrics.csv", index=False)
-            m = flat_metrics(table, f"{key}_test")
-            metrics.update(m)
-            mlflow.log_metrics(m)
-            idx = ts.period("test")
-            y = ts.labels[label].to_numpy()[idx]
-            Xt = ts.X.iloc[idx]
-            raw = 1 / (1 + np.exp(-model.raw_score(Xt)))
-            sample = np.random.default_rng(0).choice(len(idx), min(2000, len(idx)), replace=False)
-            contrib, _ = model.contributions(Xt.iloc[sample])
-            top = [model.feature_names[j] for j in np.argsort(-np.abs(contrib).mean(axis=0))[:8]]
-            plots = [
-                reporting.plot_roc(y, p, f"{key}: ROC, test period", tmp / f"{key}_roc.png"),
-                reporting.plot_calibration(
-                    y, p, raw, f"{key}: calibration, test period", tmp / f"{key}_calibration.png"
-                ),
-                reporting.plot_metrics_by_group(
-                    table, f"{key}: AUC by group", tmp / f"{key}_by_group.png"
-                ),
-                reporting.plot_shap_summary(
-                    contrib,
-                    Xt.iloc[sample],
-                    f"{key}: SHAP (log-odds)",
-                    tmp / f"{key}_shap_summary.png",
-                ),
-                reporting.plot_optuna(
-                    res.trials, f"{key}: accuracy vs size", tmp / f"{key}_optuna.png"
-                ),
-            ]
-            for path in plots:
-                mlflow.log_artifact(str(path), f"{key}/plots")
-            card = reporting.model_card(key, model, summary, table, fp, str(data_dir), top)
-            reporting.write_text(tmp / f"{key}_model_card.md", card)
-            reporting.write_text(
-                tmp / f"{key}_model_card.html",
-                reporting.markdown_to_html(card, f"{key} model card"),
-            )
-            mlflow.log_artifact(str(tmp / f"{key}_model_card.md"), f"{key}")
-            mlflow.log_artifact(str(tmp / f"{key}_model_card.html"), f"{key}")
-            mlflow.log_artifact(str(tmp / f"{key}_test_metrics.csv"), f"{key}")
-            version_tags[key] = {
-                "test_roc_auc": f"{m[f'{key}_test_roc_auc']:.6f}",
-                "test_brier": f"{m[f'{key}_test_brier']:.6f}",
-                "test_ece": f"{m[f'{key}_test_ece']:.6f}",
-                "data_fingerprint": fp,
-                "trees": str(model.info["trees"]),
-                "leaves": str(model.info["leaves"]),
-            }
-
-        uris: dict[str, str] = {}
-        mlflow.set_tag("stage", "log models")
-        example = ts.X.iloc[ts.period("test")]
-        for key, model in models.items():
-            uris[key] = registry.log_risk_model(model, example, key)
-
+        not_trained = dict(risk.not_trained)
+        uris = stage_log_models(risk.models, ts)
+        version_tags, metrics = dict(risk.version_tags), dict(risk.metrics)
         if with_policy:
-            from scoring.models.dataset import NotTrainable
-            from scoring.policy.train import train_policy
-
-            mlflow.set_tag("stage", "policy")
-            try:
-                pol = train_policy(tables, ts, models, progress=progress, workdir=tmp)
-            except NotTrainable as exc:
-                not_trained["policy"] = str(exc)
+            pol = stage_policy(tables, ts, progress, tmp)
+            if isinstance(pol, str):
+                not_trained["policy"] = pol
             else:
-                uris["policy"] = pol.model_uri
-                version_tags["policy"] = pol.version_tags
+                uris["policy"], version_tags["policy"] = pol.uri, pol.version_tags
                 metrics.update(pol.metrics)
-        if not_trained:
-            mlflow.set_tags({f"not_trained.{k}": v[:4000] for k, v in not_trained.items()})
+        tracking.log_not_trained(not_trained)
         if not uris:
             raise TrainingDataError(
                 "no model can be trained on this data set:\n  - "
                 + "\n  - ".join(f"{k}: {v}" for k, v in not_trained.items())
             )
-
-        versions: dict[str, int] = {}
-        if register:
-            mlflow.set_tag("stage", "register")
-            registered = registry.register_all(uris, version_tags)
-            versions = {k: registered[registry.registered_name(k)] for k in uris}
-            mlflow.set_tags({f"registered.{k}": str(v) for k, v in versions.items()})
-        mlflow.set_tag("stage", "done")
+        versions = stage_register(uris, version_tags) if register else {}
         elapsed = time.perf_counter() - start
-        mlflow.log_metric("train_seconds", elapsed)
-        mlflow.end_run("FINISHED")
+        tracking.finish_run(elapsed)
         return TrainResult(
-            run.info.run_id, models, versions, metrics, tables_out, elapsed, not_trained
+            run_id, risk.models, versions, metrics, risk.tables, elapsed, not_trained
         )
     except BaseException as exc:
-        try:
-            mlflow.set_tag("error", f"{type(exc).__name__}: {exc}"[:4000])
-        finally:
-            mlflow.end_run("FAILED")
+        tracking.fail_run(exc)
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------
+# The stages of a training run, in order (each logs through scoring.tracking)
+
+
+def stage_load(data_dir, config_file: Path, workdir: Path) -> tuple[dict[str, pd.DataFrame], str]:
+    """Read and validate the tables (CONTRACT §1); log the data and its KPIs."""
+    from scoring import tracking
+
+    tracking.set_stage("validate")
+    tables = load_tables(data_dir)
+    fp = fingerprint(tables)
+    tracking.log_data(tables, fp, config_file)
+    tracking.log_kpis(tables, workdir)
+    return tables, fp
+
+
+def stage_cases(tables, config, progress: bool, client, workdir: Path) -> TrainingSet:
+    """Cases at every instant, their features and labels, split in time; log the periods."""
+    from scoring import tracking
+
+    tracking.set_stage("cases")
+    ts = build_training_set(tables, config, progress=progress, client=client)
+    tracking.log_periods(ts.summary(), workdir)
+    return ts
+
+
+@dataclass
+class RiskStage:
+    """What :func:`stage_risk_models` produced."""
+
+    models: dict[str, RiskModel]
+    metrics: dict[str, float]
+    version_tags: dict[str, dict[str, str]]
+    tables: dict[str, pd.DataFrame]
+    not_trained: dict[str, str]
+
+
+def stage_risk_models(
+    ts: TrainingSet, config, trials, timeout, progress: bool, client, fp: str, data_dir: str,
+    workdir: Path,
+) -> RiskStage:  # fmt: skip
+    """Tune, fit and calibrate each risk model the data allows, evaluate it on the test period,
+    log its metrics, plots and model card."""
+    from scoring import tracking
+
+    out = RiskStage({}, {}, {}, {}, dict(ts.untrainable))
+    summary = ts.summary()
+    for key, spec in config["models"].items():
+        if key in out.not_trained:
+            continue
+        tracking.set_stage(f"tune {key}")
+        label = spec["label"]
+        sets = {
+            p: (ts.X.iloc[ts.period(p)], ts.labels[label].to_numpy()[ts.period(p)])
+            for p in ("train", "valid", "calib")
+        }
+        res = tune_and_fit(
+            key, label, *sets["train"], *sets["valid"], *sets["calib"],
+            config=config, monotone=bool(spec.get("monotone", False)), trials=trials,
+            timeout=timeout, progress=progress, client=client,
+        )  # fmt: skip
+        model = res.model
+        model.info["data_fingerprint"] = fp
+        out.models[key] = model
+        table, p = evaluate_risk_model(model, ts, "test")
+        out.tables[key] = table
+        m = flat_metrics(table, f"{key}_test")
+        out.metrics.update(m)
+        tracking.log_risk_model(
+            key, model, res.trials, table, m, ts, p, summary, fp, data_dir, workdir
+        )
+        out.version_tags[key] = {
+            "test_roc_auc": f"{m[f'{key}_test_roc_auc']:.6f}",
+            "test_brier": f"{m[f'{key}_test_brier']:.6f}",
+            "test_ece": f"{m[f'{key}_test_ece']:.6f}",
+            "data_fingerprint": fp,
+            "trees": str(model.info["trees"]),
+            "leaves": str(model.info["leaves"]),
+        }
+    return out
+
+
+def stage_log_models(models: dict[str, RiskModel], ts: TrainingSet) -> dict[str, str]:
+    """Log each risk model as an MLflow pyfunc in the run; their URIs by key."""
+    from scoring import registry, tracking
+
+    tracking.set_stage("log models")
+    example = ts.X.iloc[ts.period("test")]
+    return {key: registry.log_risk_model(model, example, key) for key, model in models.items()}
+
+
+@dataclass
+class PolicyStage:
+    """What :func:`stage_policy` produced: the logged policy's URI, tags and metrics."""
+
+    uri: str
+    version_tags: dict[str, str]
+    metrics: dict[str, float]
+
+
+def stage_policy(tables, ts: TrainingSet, progress: bool, workdir: Path) -> PolicyStage | str:
+    """Train the policy next to the champion in use and log it; or the reason it could not
+    be trained (a string)."""
+    from scoring import registry, tracking
+    from scoring.models.dataset import NotTrainable
+    from scoring.policy.train import train_policy
+
+    tracking.set_stage("policy")
+    champion, champion_version = registry.champion_policy()
+    try:
+        res = train_policy(tables, ts, champion, progress=progress)
+    except NotTrainable as exc:
+        return str(exc)
+    tags = dict(res.version_tags)
+    if res.champion_estimates is not None and champion_version is not None:
+        tags["gate_champion_version"] = str(champion_version)
+    tracking.log_policy(
+        res.policy, res.config, res.estimates, res.action_mix, res.metrics, workdir,
+        res.n_train, res.n_test, res.champion_estimates,
+    )  # fmt: skip
+    path = workdir / "policy.json"
+    res.policy.save(path)
+    uri = registry.log_json_model(path, "policy")
+    return PolicyStage(uri, tags, {k: float(v) for k, v in res.metrics.items()})
+
+
+def stage_register(uris: dict[str, str], version_tags: dict[str, dict[str, str]]) -> dict[str, int]:
+    """Register every logged model or none (``challenger``; a first version is ``champion``)."""
+    from scoring import registry, tracking
+
+    tracking.set_stage("register")
+    registered = registry.register_all(uris, version_tags)
+    versions = {k: registered[registry.registered_name(k)] for k in uris}
+    tracking.log_registered(versions)
+    return versions

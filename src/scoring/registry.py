@@ -362,6 +362,40 @@ def resolve(key: str, alias: str) -> LoadedModel:
     return LoadedModel(key, name, int(mv.version), alias, candidates[0], dict(mv.tags))
 
 
+def champion_policy():
+    """The registered champion policy and its version, if any (for the promotion gate):
+    ``(None, None)`` without one, ``(None, version)`` when it cannot be read."""
+    from scoring.policy.recommend import Policy
+
+    try:
+        loaded = resolve("policy", CHAMPION)
+    except Exception:  # noqa: BLE001 - no registry, no model, no alias
+        return None, None
+    try:
+        return Policy.load(loaded.path), loaded.version
+    except Exception:  # noqa: BLE001 - an unreadable champion is not comparable
+        return None, loaded.version
+
+
+def not_trained_reason(key: str, loaded) -> str | None:
+    """The ``not_trained.<key>`` tag of the run that trained any of the ``loaded`` models
+    (:class:`LoadedModel`): why ``key`` was not trained with them, if that run says."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    for lm in loaded:
+        try:
+            mv = client.get_model_version(lm.name, str(lm.version))
+            why = (
+                client.get_run(mv.run_id).data.tags.get(f"not_trained.{key}") if mv.run_id else None
+            )
+        except Exception:  # noqa: BLE001 - the reason is best effort
+            why = None
+        if why:
+            return why
+    return None
+
+
 def alias_versions(keys: tuple[str, ...], alias: str) -> dict[str, int | None]:
     """Current version behind ``alias`` for each model (for hot-swap polling)."""
     from mlflow import MlflowClient

@@ -101,19 +101,11 @@ class Bundle:
 def _why_missing(key: str, alias: str, exc: Exception, loaded) -> str:
     """Why ``key`` has no model under ``alias``: the training run's ``not_trained`` tag when
     the run that trained the other models recorded one, else the registry's answer."""
-    from mlflow import MlflowClient
+    from scoring import registry
 
-    client = MlflowClient()
-    for lm in loaded:
-        try:
-            mv = client.get_model_version(lm.name, str(lm.version))
-            why = (
-                client.get_run(mv.run_id).data.tags.get(f"not_trained.{key}") if mv.run_id else None
-            )
-        except Exception:  # noqa: BLE001 - the reason is best effort
-            why = None
-        if why:
-            return f"not trained on this data set: {why}"
+    why = registry.not_trained_reason(key, loaded)
+    if why:
+        return f"not trained on this data set: {why}"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"no version under alias {alias!r} ({text})"
 
@@ -236,7 +228,7 @@ def reason_lines(bundle: Bundle, s: Scores, lang: str, k: int) -> list[str]:
 
 def local_iso(utc: pd.Series, departments: np.ndarray) -> list[str | None]:
     """ISO 8601 strings with the debtor's local offset (None for NaT), one pass per time zone."""
-    from scoring.policy.calendar import time_zone
+    from scoring.calendar import time_zone
 
     t = pd.Series(pd.to_datetime(pd.Series(utc), utc=True).to_numpy(), dtype="datetime64[ns, UTC]")
     deps = np.asarray(departments, dtype=object)

@@ -1,12 +1,197 @@
-"""MLflow run logging of the policy: parameters, metrics, tables, plots and its model card."""
+"""Everything a training run logs to MLflow: parameters, metrics, tables, plots and model
+cards. The pipeline (:mod:`scoring.pipeline`) calls these; no other module logs to a run.
+(Logging a model's artifact for the registry is :mod:`scoring.registry`'s.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from scoring.reporting import markdown_table
+
+# --------------------------------------------------------------------------------------
+# The run
+
+
+def start_run(experiment_id: str, data_dir, distributed: bool) -> str:
+    """Start the training run; its id."""
+    import mlflow
+
+    run = mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=f"train-{pd.Timestamp.now(tz='UTC'):%Y%m%d-%H%M%S}",
+    )
+    mlflow.set_tags({"data_dir": str(data_dir), "engine": "dask" if distributed else "local"})
+    return run.info.run_id
+
+
+def set_stage(name: str) -> None:
+    """Record the stage the run is in (a failed run shows where it stopped)."""
+    import mlflow
+
+    mlflow.set_tag("stage", name)
+
+
+def finish_run(seconds: float) -> None:
+    import mlflow
+
+    mlflow.set_tag("stage", "done")
+    mlflow.log_metric("train_seconds", seconds)
+    mlflow.end_run("FINISHED")
+
+
+def fail_run(exc: BaseException) -> None:
+    """Mark the run FAILED with the error (nothing of it is registered)."""
+    import mlflow
+
+    try:
+        mlflow.set_tag("error", f"{type(exc).__name__}: {exc}"[:4000])
+    finally:
+        mlflow.end_run("FAILED")
+
+
+def log_not_trained(not_trained: dict[str, str]) -> None:
+    """``not_trained.<model>`` tags: why a model was not trained on this data set."""
+    import mlflow
+
+    if not_trained:
+        mlflow.set_tags({f"not_trained.{k}": v[:4000] for k, v in not_trained.items()})
+
+
+def log_registered(versions: dict[str, int]) -> None:
+    import mlflow
+
+    mlflow.set_tags({f"registered.{k}": str(v) for k, v in versions.items()})
+
+
+# --------------------------------------------------------------------------------------
+# Data
+
+
+def log_data(tables: dict[str, pd.DataFrame], fp: str, config_file: Path) -> None:
+    """The training configuration and what the data set holds."""
+    import mlflow
+
+    mlflow.log_artifact(str(config_file), "config")
+    mlflow.log_params(
+        {
+            "data_fingerprint": fp,
+            "n_debtors": len(tables["debtors"]),
+            "n_invoices": len(tables["invoices"]),
+            "n_actions": len(tables["actions"]),
+        }
+    )
+
+
+def log_kpis(
+    tables: dict[str, pd.DataFrame], workdir: str | Path, config_path: str | Path | None = None
+) -> dict[str, float]:
+    """The data set's collection KPIs (metrics, CSVs, chart, configuration)."""
+    import mlflow
+
+    from scoring import kpis
+
+    workdir = Path(workdir)
+    config = kpis.load_kpi_config(config_path)
+    monthly = kpis.compute_kpis(tables, config)
+    summary = kpis.kpi_summary(tables, config)
+    metrics = kpis.kpi_metrics(summary)
+    mlflow.log_metrics(metrics)
+    mlflow.log_param("kpi_config_version", config.version)
+    monthly.to_csv(workdir / "kpis_by_month.csv", index=False)
+    summary.to_csv(workdir / "kpis_summary.csv", index=False)
+    for p in (
+        workdir / "kpis_by_month.csv",
+        workdir / "kpis_summary.csv",
+        kpis.plot_kpis(monthly, config, workdir / "kpis.png"),
+        Path(config_path) if config_path else kpis.CONFIG_PATH,
+    ):
+        mlflow.log_artifact(str(p), "kpis")
+    return metrics
+
+
+def log_periods(summary: pd.DataFrame, workdir: Path) -> None:
+    """Cases, default and dispute rates, and dates of each period of the time split."""
+    import mlflow
+
+    summary.to_csv(workdir / "periods.csv")
+    mlflow.log_artifact(str(workdir / "periods.csv"), "data")
+    for period, row in summary.iterrows():
+        mlflow.log_metrics(
+            {
+                f"{period}_cases": float(row["cases"]),
+                f"{period}_default_rate": float(row["default_rate"]),
+                f"{period}_dispute_rate": float(row["dispute_rate"]),
+            }
+        )
+    mlflow.log_params(
+        {f"period_{p}": f"{r['from']:%Y-%m-%d}..{r['to']:%Y-%m-%d}" for p, r in summary.iterrows()}
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Risk models
+
+
+def log_risk_model(
+    key: str, model, trials: pd.DataFrame, table: pd.DataFrame, metrics: dict[str, float],
+    ts, p: np.ndarray, summary: pd.DataFrame, fp: str, data_dir: str, workdir: Path,
+) -> None:  # fmt: skip
+    """A risk model's tuning trials, parameters, test metrics, plots (ROC, calibration, AUC by
+    group, SHAP summary, Optuna) and model card."""
+    import mlflow
+
+    from scoring import reporting
+
+    tmp = workdir
+    trials.to_csv(tmp / f"{key}_optuna_trials.csv", index=False)
+    mlflow.log_artifact(str(tmp / f"{key}_optuna_trials.csv"), f"{key}/tuning")
+    mlflow.log_params(
+        {f"{key}.{k}": v for k, v in model.params.items() if k not in ("monotone_constraints",)}
+    )
+    mlflow.log_metrics(
+        {
+            f"{key}_{k}": float(v)
+            for k, v in model.info.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+    )
+    table.to_csv(tmp / f"{key}_test_metrics.csv", index=False)
+    mlflow.log_metrics(metrics)
+    idx = ts.period("test")
+    y = ts.labels[model.label].to_numpy()[idx]
+    Xt = ts.X.iloc[idx]
+    raw = 1 / (1 + np.exp(-model.raw_score(Xt)))
+    sample = np.random.default_rng(0).choice(len(idx), min(2000, len(idx)), replace=False)
+    contrib, _ = model.contributions(Xt.iloc[sample])
+    top = [model.feature_names[j] for j in np.argsort(-np.abs(contrib).mean(axis=0))[:8]]
+    plots = [
+        reporting.plot_roc(y, p, f"{key}: ROC, test period", tmp / f"{key}_roc.png"),
+        reporting.plot_calibration(
+            y, p, raw, f"{key}: calibration, test period", tmp / f"{key}_calibration.png"
+        ),
+        reporting.plot_metrics_by_group(table, f"{key}: AUC by group", tmp / f"{key}_by_group.png"),
+        reporting.plot_shap_summary(
+            contrib, Xt.iloc[sample], f"{key}: SHAP (log-odds)", tmp / f"{key}_shap_summary.png"
+        ),
+        reporting.plot_optuna(trials, f"{key}: accuracy vs size", tmp / f"{key}_optuna.png"),
+    ]
+    for path in plots:
+        mlflow.log_artifact(str(path), f"{key}/plots")
+    card = reporting.model_card(key, model, summary, table, fp, data_dir, top)
+    reporting.write_text(tmp / f"{key}_model_card.md", card)
+    reporting.write_text(
+        tmp / f"{key}_model_card.html", reporting.markdown_to_html(card, f"{key} model card")
+    )
+    mlflow.log_artifact(str(tmp / f"{key}_model_card.md"), f"{key}")
+    mlflow.log_artifact(str(tmp / f"{key}_model_card.html"), f"{key}")
+    mlflow.log_artifact(str(tmp / f"{key}_test_metrics.csv"), f"{key}")
+
+
+# --------------------------------------------------------------------------------------
+# Policy
 
 
 def policy_card(policy, est: dict, champ_est: dict | None, n_train: int, n_test: int) -> str:

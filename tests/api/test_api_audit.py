@@ -12,9 +12,8 @@ from api_fixtures import SAMPLE_DIR, case_json, headers
 from fastapi.testclient import TestClient
 
 from scoring.api.app import create_app
-from scoring.api.audit import AuditConfigError, AuditStore, now_utc
-from scoring.api.commands import export_decisions
 from scoring.api.schemas import EXAMPLE_CASE
+from scoring.audit import AuditConfigError, AuditStore, export_decisions, now_utc
 from scoring.contract import read_raw_tables, validate_tables
 
 

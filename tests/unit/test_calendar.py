@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.contract import DEPARTMENTS
-from scoring.policy.calendar import (
+from scoring.calendar import (
     NAT,
     TIME_ZONES,
     candidate_slots,
@@ -23,6 +22,7 @@ from scoring.policy.calendar import (
     utc_to_local_ns,
     weekdays,
 )
+from scoring.contract import DEPARTMENTS
 
 
 def test_time_zones_of_departments() -> None:

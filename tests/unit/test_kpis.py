@@ -92,7 +92,7 @@ def test_chart_and_report_files(tables, tmp_path):
 
 
 def _audit_store(tmp_path):
-    from scoring.api.audit import AuditStore
+    from scoring.audit import AuditStore
 
     return AuditStore(f"sqlite:///{tmp_path / 'audit.db'}", b"k" * 32)
 
@@ -168,11 +168,11 @@ def test_kpis_from_the_audit_trail(tmp_path):
 def test_log_kpis_to_the_active_run(tables, tmp_path, mlflow_home):
     import mlflow
 
-    from scoring import registry
+    from scoring import registry, tracking
 
     exp = registry.setup_mlflow()
     with mlflow.start_run(experiment_id=exp) as run:
-        metrics = kpis.log_kpis(tables, tmp_path)
+        metrics = tracking.log_kpis(tables, tmp_path)
     logged = mlflow.get_run(run.info.run_id).data.metrics
     assert logged["kpi_B2C_recovery_rate"] == pytest.approx(0.6)
     assert logged["kpi_B2C_recovery_rate_met"] == 0.0

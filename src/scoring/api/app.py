@@ -292,8 +292,8 @@ def create_app(
     services = Services(settings=settings, holder=holder, metrics=metrics)
 
     def start() -> None:
-        from scoring.api.audit import AuditStore
         from scoring.api.auth import load_keys
+        from scoring.audit import AuditStore
 
         services.keys = load_keys(settings)
         services.audit = AuditStore.from_settings(settings)

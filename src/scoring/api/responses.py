@@ -24,9 +24,9 @@ from scoring.api.schemas import (
     ScoreResult,
     UnknownValue,
 )
+from scoring.calendar import time_zone, utc_datetimes, utc_ns
 from scoring.cases import Case, CaseSet
 from scoring.explain import Reason
-from scoring.policy.calendar import time_zone, utc_datetimes, utc_ns
 from scoring.service import Bundle, Scores, reason_line, risk_grade, score_cases
 
 RISK_KEYS = ("default_risk", "dispute_risk")

@@ -14,7 +14,6 @@ from fastapi.responses import PlainTextResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from scoring.api import responses
-from scoring.api.audit import AuditStore, now_utc
 from scoring.api.auth import ApiKey, KeyStore
 from scoring.api.batching import MicroBatcher
 from scoring.api.metrics import Metrics
@@ -36,6 +35,7 @@ from scoring.api.schemas import (
     ScoreResult,
 )
 from scoring.api.state import BundleHolder, ReloadError
+from scoring.audit import AuditStore, now_utc
 from scoring.service import Bundle
 
 log = logging.getLogger("scoring.api")

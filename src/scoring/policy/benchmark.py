@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from scoring.calendar import local_times
 from scoring.cases import CaseSet
-from scoring.policy.calendar import local_times
 
 #: the synthetic world's default slot grid (local hours)
 GRID_HOURS = ["09:00", "12:00", "15:00", "18:00"]

@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from scoring.calendar import parse_hhmm
 from scoring.contract import ACTIONS, CONSENTS, CONTACT_ACTIONS
-from scoring.policy.calendar import parse_hhmm
 
 Action = Literal[ACTIONS]  # type: ignore[valid-type]
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]

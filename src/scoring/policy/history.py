@@ -57,7 +57,7 @@ class LoggedDecisions:
 
     def slots(self) -> pd.DataFrame:
         """Action, local weekday, hour and lead time of each logged decision (legacy models)."""
-        from scoring.policy.calendar import local_times
+        from scoring.calendar import local_times
 
         local = local_times(self.log["scheduled_at"], self.cases.cases["department"].to_numpy())
         wait = self.log["action"].to_numpy() == "wait"
@@ -141,7 +141,7 @@ def arm_data(d: LoggedDecisions, reach):
     p_reach = np.ones(len(code))
     idx = np.flatnonzero(contact)
     if len(idx):
-        from scoring.policy.calendar import tz_codes
+        from scoring.calendar import tz_codes
 
         tz = tz_codes(d.cases.column("cases", "department"))
         wd, hr = local_slot(t[idx], tz[idx])

@@ -33,9 +33,9 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from scoring.calendar import NS_PER_DAY, NS_PER_MINUTE, local_days, tz_codes, utc_to_local_ns
+from scoring.calendar import weekdays as weekday_of
 from scoring.contract import ACTIONS
-from scoring.policy.calendar import NS_PER_DAY, NS_PER_MINUTE, local_days, tz_codes, utc_to_local_ns
-from scoring.policy.calendar import weekdays as weekday_of
 
 REACHED = ("reached", "promise_to_pay", "dispute_raised", "complaint")
 #: the channel of each action, for pooling a debtor's own outcomes

@@ -37,15 +37,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scoring.cases import CaseSet
-from scoring.contract import ACTIONS
-from scoring.features import CATEGORICAL, FEATURE_BY_NAME, FEATURE_NAMES, feature_matrix, frame
-from scoring.models.risk import as_matrix
-from scoring.policy.calendar import (
+from scoring.calendar import (
     tz_codes,
     utc_datetimes,
     utc_index,
 )
+from scoring.cases import CaseSet
+from scoring.contract import ACTIONS
+from scoring.features import CATEGORICAL, FEATURE_BY_NAME, FEATURE_NAMES, feature_matrix, frame
+from scoring.models.risk import as_matrix
 from scoring.policy.config import PolicyConfig, load_policy_config
 from scoring.policy.learners import LEARNERS, EffectModel, make_learner
 from scoring.policy.reach import SEGMENTS, Evidence, ReachModel, dpd_bucket_codes, local_slot

@@ -15,7 +15,7 @@ same rows with
 (:mod:`scoring.policy.config`), the rules are interpreted as follows:
 
 * R0_horizon: a contact is scheduled in ``(as_of, as_of + horizon]`` (NaT or past: removed).
-* R1_sunday_holiday / R2_*: on the debtor's local calendar (:mod:`scoring.policy.calendar`);
+* R1_sunday_holiday / R2_*: on the debtor's local calendar (:mod:`scoring.calendar`);
   hour windows are ``[start, end)``: a contact at exactly 20:00 is out of hours.
 * R4 caps and the frequency part of R7: contacts of the actions log count (every action but
   ``wait``; its time is ``scheduled_at``, else ``decided_at``), each on its local calendar day.
@@ -45,9 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from scoring.cases import CaseSet
-from scoring.contract import ACTIONS
-from scoring.policy.calendar import (
+from scoring.calendar import (
     NAT,
     NS_PER_DAY,
     NS_PER_MINUTE,
@@ -62,6 +60,8 @@ from scoring.policy.calendar import (
     utc_to_local_ns,
     weekdays,
 )
+from scoring.cases import CaseSet
+from scoring.contract import ACTIONS
 from scoring.policy.config import (
     ActionSet,
     CapRule,

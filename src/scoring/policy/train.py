@@ -1,5 +1,6 @@
 """Policy training: logged decisions -> policy (learner chosen on the log) -> held-out
-off-policy evaluation, next to the current champion on the same period -> MLflow."""
+off-policy evaluation, next to the current champion on the same period. MLflow logging and
+registration are the pipeline's (:mod:`scoring.pipeline`, :mod:`scoring.tracking`)."""
 
 from __future__ import annotations
 
@@ -27,10 +28,17 @@ __all__ = [
 
 @dataclass
 class PolicyTrainResult:
+    """A fitted policy and its held-out off-policy evaluation (what the pipeline logs)."""
+
     policy: Policy
-    model_uri: str
+    config: PolicyConfig
+    estimates: dict[str, float]
+    action_mix: pd.DataFrame
     metrics: dict[str, float]
     version_tags: dict[str, str] = field(default_factory=dict)
+    champion_estimates: dict[str, float] | None = None
+    n_train: int = 0
+    n_test: int = 0
 
 
 def fit_policy(decisions: LoggedDecisions, config: PolicyConfig, learner: str = "auto") -> Policy:
@@ -59,43 +67,26 @@ def evaluate_policy(
     return est, mix
 
 
-def _champion_policy() -> tuple[Policy | None, int | None]:
-    """The registered champion policy, if any (for the promotion gate)."""
-    from scoring import registry
-
-    try:
-        loaded = registry.resolve("policy", registry.CHAMPION)
-    except Exception:  # noqa: BLE001 - no registry, no model, no alias
-        return None, None
-    try:
-        return Policy.load(loaded.path), loaded.version
-    except Exception:  # noqa: BLE001 - an unreadable champion is not comparable
-        return None, loaded.version
-
-
 def train_policy(
     tables: dict[str, pd.DataFrame],
     ts,
-    models: dict,
+    champion: Policy | None = None,
     progress: bool = True,
-    workdir: Path | None = None,
     config_path: str | Path | None = None,
     max_decisions: int = 300000,
     learner: str = "auto",
 ) -> PolicyTrainResult:
     """Fit on decisions before the test period (the learner chosen by off-policy validation on
-    the later part of them), evaluate off-policy on the test period next to the current
-    champion, log everything to MLflow.
+    the later part of them), evaluate off-policy on the test period, next to ``champion`` (the
+    policy in use, if any) on the same period. Logs nothing: the pipeline's tracking stage does.
 
     ``max_decisions`` caps the logged decisions used (a random subset beyond it); the cap keeps
-    every decision of a portfolio of about 25,000 debtors over two years.
+    every decision of a portfolio of about 25,000 debtors over two years. Raises
+    :class:`~scoring.models.dataset.NotTrainable` when the log is empty or too small.
     """
-    from scoring import registry, tracking
-
-    config = load_policy_config(config_path)
-    workdir = Path(workdir or ".")
     from scoring.models.dataset import NotTrainable
 
+    config = load_policy_config(config_path)
     if len(tables["actions"]) == 0:
         raise NotTrainable("the actions table is empty: no logged decision to learn from")
     decisions = logged_decisions(tables, config, max_decisions=max_decisions, progress=progress)
@@ -109,7 +100,6 @@ def train_policy(
     policy = Policy(config, learner=learner).fit(train_d)
     Q = crossfit_q(test_d, config)
     est, mix = evaluate_policy(policy, test_d, Q)
-    champion, champion_version = _champion_policy()
     champ_est = None
     if champion is not None:
         try:
@@ -123,12 +113,6 @@ def train_policy(
     }
     if champ_est is not None:
         metrics["ope_champion_dr_value"] = champ_est["dr"]
-    tracking.log_policy(
-        policy, config, est, mix, metrics, workdir, len(train_d), len(test_d), champ_est
-    )
-    path = workdir / "policy.json"
-    policy.save(path)
-    uri = registry.log_json_model(path, "policy")
     tags = {
         "ope_dr_value": f"{est['dr']:.6f}",
         "ope_dr_ci_low": f"{est['dr_ci_low']:.6f}",
@@ -138,7 +122,8 @@ def train_policy(
         "learner": policy.info_["learner"],
         "config_version": config.version,
     }
-    if champ_est is not None and champion_version is not None:
-        tags["gate_champion_version"] = str(champion_version)
+    if champ_est is not None:
         tags["gate_champion_dr_value"] = f"{champ_est['dr']:.6f}"
-    return PolicyTrainResult(policy, uri, metrics, tags)
+    return PolicyTrainResult(
+        policy, config, est, mix, metrics, tags, champ_est, len(train_d), len(test_d)
+    )

@@ -282,8 +282,8 @@ class ActionValueModel:
 def legacy_values(policy, cs, X, case, act, t, mask, review, num_threads: int = 0) -> dict:
     """How policies registered before format 2 price candidates (their slot features and
     reach grid), so that registered versions keep deciding as they did."""
+    from scoring.calendar import NS_PER_DAY, local_days, tz_codes, utc_to_local_ns, weekdays
     from scoring.contract import ACTIONS
-    from scoring.policy.calendar import NS_PER_DAY, local_days, tz_codes, utc_to_local_ns, weekdays
     from scoring.policy.rules import WAIT
 
     NS_PER_HOUR = 3_600 * 10**9
