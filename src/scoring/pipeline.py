@@ -149,7 +149,7 @@ def stage_cases(tables, config, progress: bool, client, workdir: Path) -> Traini
 
     tracking.set_stage("cases")
     ts = build_training_set(tables, config, progress=progress, client=client)
-    tracking.log_periods(ts.summary(), workdir)
+    tracking.log_periods(ts.summary(), workdir, ts.step_days)
     return ts
 
 

@@ -112,9 +112,13 @@ def log_kpis(
     return metrics
 
 
-def log_periods(summary: pd.DataFrame, workdir: Path) -> None:
-    """Cases, default and dispute rates, and dates of each period of the time split."""
+def log_periods(summary: pd.DataFrame, workdir: Path, step_days: int | None = None) -> None:
+    """Cases, default and dispute rates, and dates of each period of the time split, and the
+    sampling step used."""
     import mlflow
+
+    if step_days is not None:
+        mlflow.log_param("sampling_step_days_used", step_days)
 
     summary.to_csv(workdir / "periods.csv")
     mlflow.log_artifact(str(workdir / "periods.csv"), "data")

@@ -190,3 +190,25 @@ def test_training_periods_are_ordered_in_time(trained):
     for a, b in zip(order, order[1:], strict=False):
         assert spans.loc[a, "max"] < spans.loc[b, "min"]
     assert isinstance(meta["as_of"].iloc[0], pd.Timestamp)
+
+
+def test_a_small_portfolio_is_sampled_more_densely():
+    """When a period of the time split has too few cases at the configured step, instants are
+    sampled every step / 2 days (then / 4 ...) instead of failing: a portfolio of 100
+    customers (the public accounts-receivable sample) trains at 7 days instead of 14."""
+    from conftest import SAMPLE_DIR
+
+    from scoring.contract import load_tables
+    from scoring.models.dataset import build_training_set, load_training_config
+
+    sample_tables = load_tables(SAMPLE_DIR)
+    cfg = load_training_config()
+    cfg["split"] = {**cfg["split"], "min_cases": 1, "min_positives": 0}
+    first = build_training_set(sample_tables, cfg, progress=False)
+    assert first.step_days == cfg["sampling"]["step_days"] == 14
+    smallest = int(first.meta["period"].value_counts().min())
+    cfg["split"]["min_cases"] = smallest + 1
+    denser = build_training_set(sample_tables, cfg, progress=False)
+    assert denser.step_days == 7
+    assert denser.meta["period"].value_counts().min() >= smallest + 1
+    assert len(denser.meta) > 1.5 * len(first.meta)

@@ -28,6 +28,10 @@ class TrainingDataError(ValueError):
     """The data set cannot support training (too few cases, a single class, ...)."""
 
 
+class TooFewCases(TrainingDataError):
+    """Too few instants or cases for the time split at this sampling step."""
+
+
 class NotTrainable(TrainingDataError):
     """One model cannot be trained on this data set (the others may be): ``scoring train``
     trains the rest, says which and why, and registers only what was trained."""
@@ -63,6 +67,9 @@ class TrainingSet:
     meta: pd.DataFrame
     #: model key -> why it cannot be trained on this data (e.g. a label with a single class)
     untrainable: dict[str, str] = field(default_factory=dict)
+    #: days between two sampled instants (smaller than the configuration's for a small
+    #: portfolio, see :func:`build_training_set`)
+    step_days: int | None = None
 
     def period(self, name: str) -> np.ndarray:
         return np.flatnonzero(self.meta["period"].to_numpy() == name)
@@ -119,12 +126,45 @@ def build_training_set(
 ) -> TrainingSet:
     """Cases at every sampled instant, their labels and features, and the time split.
 
-    With a Dask ``client``, the instants are built on the cluster's workers (same result).
+    A portfolio too small for the split at ``sampling.step_days`` (a period with fewer than
+    ``split.min_cases`` cases) is sampled more densely, halving the step down to one day, and
+    ``TrainingSet.step_days`` says which step was used. With a Dask ``client``, the instants
+    are built on the cluster's workers (same result).
     """
-    sampling, split = config["sampling"], config["split"]
+    import logging
+
+    step = int(config["sampling"]["step_days"])
+    while True:
+        try:
+            ts = _build_training_set(tables, config, step, progress, seed, client)
+        except TooFewCases as exc:
+            if step <= 1:
+                raise
+            smaller = max(1, step // 2)
+            logging.getLogger(__name__).warning(
+                "%s\nsampling an instant every %d days instead of %d (small portfolio)",
+                exc,
+                smaller,
+                step,
+            )
+            step = smaller
+            continue
+        ts.step_days = step
+        return ts
+
+
+def _build_training_set(
+    tables: dict[str, pd.DataFrame],
+    config: dict[str, Any],
+    step_days: int,
+    progress: bool,
+    seed: int,
+    client,
+) -> TrainingSet:
+    sampling, split = {**config["sampling"], "step_days": step_days}, config["split"]
     instants = sample_instants(tables, sampling)
     if len(instants) < 4:
-        raise TrainingDataError(
+        raise TooFewCases(
             f"the data set spans too little time: {len(instants)} instant(s) with known labels "
             f"(need at least 4; labels need {LABEL_HORIZON_DAYS + DUE_HORIZON_DAYS} days of future)"
         )
@@ -147,7 +187,7 @@ def build_training_set(
     sets = [cs for cs, _ in results if len(cs)]
     labels = [lab for cs, lab in results if len(cs)]
     if not sets:
-        raise TrainingDataError("no case (debtor with open invoices) at any sampled instant")
+        raise TooFewCases("no case (debtor with open invoices) at any sampled instant")
     cs = CaseSet.concat(sets)
     lab = pd.concat(labels, ignore_index=True)
     X = features(cs)
@@ -201,5 +241,5 @@ def check_training_set(ts: TrainingSet, config: dict[str, Any]) -> dict[str, str
                     f"negative; need at least {min_pos} of each)"
                 )
     if problems:
-        raise TrainingDataError("cannot train on this data set:\n  - " + "\n  - ".join(problems))
+        raise TooFewCases("cannot train on this data set:\n  - " + "\n  - ".join(problems))
     return {k: "; ".join(v) for k, v in untrainable.items()}
