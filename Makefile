@@ -73,4 +73,5 @@ notebooks: install  ## open the analysts' notebooks (they run top to bottom on t
 	$(BIN)/python -m jupyter notebook notebooks/ || echo "install jupyter to open them: $(BIN)/pip install notebook"
 
 clean:  ## remove generated data, models and caches (keeps the sample)
-	rm -rf models mlruns $(DATA) .pytest_cache .ruff_cache
+	find models -mindepth 1 ! -name README.md -exec rm -rf {} + 2>/dev/null || true
+	rm -rf mlruns $(DATA) .pytest_cache .ruff_cache

@@ -25,15 +25,15 @@ the decision and the reported payment, so they read as trends, not as the portfo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
+from pydantic import Field, model_validator
 
 from scoring.cases import REFERENCE_TZ, data_end
+from scoring.configuration import FrozenConfig, load_yaml_config
 
 CONFIG_PATH = Path(__file__).resolve().parent / "config" / "kpis.yaml"
 KPI_NAMES: tuple[str, ...] = (
@@ -59,13 +59,15 @@ ALL = "all"
 # Configuration
 
 
-@dataclass(frozen=True)
-class Target:
+KpiName = Literal["recovery_rate", "days_to_pay", "unpaid_rate", "cost_of_recovery", "dispute_rate"]
+
+
+class Target(FrozenConfig):
     """A KPI target: ``direction`` ``above`` or ``below`` ``value`` (None: no target)."""
 
-    kpi: str
-    direction: str
-    value: float | None
+    kpi: KpiName
+    direction: Literal["above", "below"] = "below"
+    value: float | None = None
 
     def met(self, v: float | None) -> bool | None:
         """Whether ``v`` meets the target (None when there is no target or no value)."""
@@ -81,15 +83,47 @@ class Target:
         return f"{op} {format_kpi(self.kpi, self.value)}"
 
 
-@dataclass(frozen=True)
-class KpiConfig:
-    """Horizons of the KPI definitions and the targets."""
+class Horizons(FrozenConfig):
+    recovery_days: int = Field(60, ge=0, description="Paid within this many days after due.")
+    unpaid_days: int = Field(90, ge=0, description="Still unpaid this many days after due.")
+    dispute_days: int = Field(90, ge=0, description="Disputed before this many days after due.")
 
-    version: str = "default"
-    recovery_days: int = 60
-    unpaid_days: int = 90
-    dispute_days: int = 90
-    targets: dict[str, Target] = field(default_factory=dict)
+
+class KpiConfig(FrozenConfig):
+    """Horizons of the KPI definitions and the targets (``config/kpis.yaml``)."""
+
+    version: str = "unversioned"
+    horizons: Horizons = Horizons()
+    #: every KPI has a target (``value`` None: none set)
+    targets: dict[KpiName, Target] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _targets(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        raw = data.get("targets") or {}
+        if not isinstance(raw, dict):
+            return data
+        targets = {
+            k: ({"kpi": k, **v} if isinstance(v, dict) else v if v is not None else {"kpi": k})
+            for k, v in raw.items()
+        }
+        for k in KPI_NAMES:
+            targets.setdefault(k, {"kpi": k})
+        return {**data, "version": str(data.get("version", "unversioned")), "targets": targets}
+
+    @property
+    def recovery_days(self) -> int:
+        return self.horizons.recovery_days
+
+    @property
+    def unpaid_days(self) -> int:
+        return self.horizons.unpaid_days
+
+    @property
+    def dispute_days(self) -> int:
+        return self.horizons.dispute_days
 
     @property
     def max_horizon(self) -> int:
@@ -97,35 +131,12 @@ class KpiConfig:
 
 
 def load_kpi_config(path: str | Path | None = None) -> KpiConfig:
-    """Read ``config/kpis.yaml`` (or ``path``); raise ``ValueError`` naming what is wrong."""
+    """Read ``config/kpis.yaml`` (or ``path``); :class:`~scoring.configuration.ConfigError`
+    (a ``ValueError``) naming each wrong field, ``FileNotFoundError`` for a missing file."""
     p = Path(path) if path else CONFIG_PATH
     if not p.exists():
         raise FileNotFoundError(f"KPI configuration {p} does not exist")
-    with open(p, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
-    h = raw.get("horizons", {}) or {}
-    targets: dict[str, Target] = {}
-    for kpi, spec in (raw.get("targets", {}) or {}).items():
-        if kpi not in KPI_NAMES:
-            raise ValueError(f"{p}: unknown KPI {kpi!r} in targets (known: {list(KPI_NAMES)})")
-        spec = spec or {}
-        direction = spec.get("direction", "below")
-        if direction not in ("above", "below"):
-            raise ValueError(f"{p}: targets.{kpi}.direction must be 'above' or 'below'")
-        value = spec.get("value")
-        targets[kpi] = Target(kpi, direction, None if value is None else float(value))
-    for kpi in KPI_NAMES:
-        targets.setdefault(kpi, Target(kpi, "below", None))
-    cfg = KpiConfig(
-        version=str(raw.get("version", "unversioned")),
-        recovery_days=int(h.get("recovery_days", 60)),
-        unpaid_days=int(h.get("unpaid_days", 90)),
-        dispute_days=int(h.get("dispute_days", 90)),
-        targets=targets,
-    )
-    if min(cfg.recovery_days, cfg.unpaid_days, cfg.dispute_days) < 0:
-        raise ValueError(f"{p}: horizons must be >= 0 days")
-    return cfg
+    return load_yaml_config(KpiConfig, p, "KPI configuration")
 
 
 def format_kpi(kpi: str, v: float | None) -> str:

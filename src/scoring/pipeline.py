@@ -13,13 +13,8 @@ import numpy as np
 import pandas as pd
 
 from scoring.contract import fingerprint, load_tables
-from scoring.models.dataset import (
-    CONFIG_DIR,
-    TrainingDataError,
-    TrainingSet,
-    build_training_set,
-    load_training_config,
-)
+from scoring.models.config import TrainingConfig, default_training_path, load_training_config
+from scoring.models.dataset import TrainingDataError, TrainingSet, build_training_set
 from scoring.models.metrics import flat_metrics, metrics_by_group
 from scoring.models.risk import RiskModel, tune_and_fit
 
@@ -89,11 +84,11 @@ def _train(
     start = time.perf_counter()
     exp_id = registry.setup_mlflow()
     config = load_training_config(config_path)
-    config_file = Path(config_path) if config_path else CONFIG_DIR / "training.yaml"
+    config_file = Path(config_path) if config_path else default_training_path()
     run_id = tracking.start_run(exp_id, data_dir, client is not None)
     tmp = Path(tempfile.mkdtemp(prefix="scoring-train-"))
     try:
-        tables, fp = stage_load(data_dir, config_file, tmp)
+        tables, fp = stage_load(data_dir, config_file, tmp, config)
         ts = stage_cases(tables, config, progress, client, tmp)
         risk = stage_risk_models(
             ts, config, trials, timeout, progress, client, fp, str(data_dir), tmp
@@ -131,19 +126,23 @@ def _train(
 # The stages of a training run, in order (each logs through scoring.tracking)
 
 
-def stage_load(data_dir, config_file: Path, workdir: Path) -> tuple[dict[str, pd.DataFrame], str]:
+def stage_load(
+    data_dir, config_file: Path, workdir: Path, config: TrainingConfig | None = None
+) -> tuple[dict[str, pd.DataFrame], str]:
     """Read and validate the tables (CONTRACT §1); log the data and its KPIs."""
     from scoring import tracking
 
     tracking.set_stage("validate")
     tables = load_tables(data_dir)
     fp = fingerprint(tables)
-    tracking.log_data(tables, fp, config_file)
+    tracking.log_data(tables, fp, config_file, config)
     tracking.log_kpis(tables, workdir)
     return tables, fp
 
 
-def stage_cases(tables, config, progress: bool, client, workdir: Path) -> TrainingSet:
+def stage_cases(
+    tables, config: TrainingConfig, progress: bool, client, workdir: Path
+) -> TrainingSet:
     """Cases at every instant, their features and labels, split in time; log the periods."""
     from scoring import tracking
 
@@ -165,7 +164,7 @@ class RiskStage:
 
 
 def stage_risk_models(
-    ts: TrainingSet, config, trials, timeout, progress: bool, client, fp: str, data_dir: str,
+    ts: TrainingSet, config: TrainingConfig, trials, timeout, progress: bool, client, fp: str, data_dir: str,
     workdir: Path,
 ) -> RiskStage:  # fmt: skip
     """Tune, fit and calibrate each risk model the data allows, evaluate it on the test period,
@@ -174,18 +173,18 @@ def stage_risk_models(
 
     out = RiskStage({}, {}, {}, {}, dict(ts.untrainable))
     summary = ts.summary()
-    for key, spec in config["models"].items():
+    for key, spec in config.models.items():
         if key in out.not_trained:
             continue
         tracking.set_stage(f"tune {key}")
-        label = spec["label"]
+        label = spec.label
         sets = {
             p: (ts.X.iloc[ts.period(p)], ts.labels[label].to_numpy()[ts.period(p)])
             for p in ("train", "valid", "calib")
         }
         res = tune_and_fit(
             key, label, *sets["train"], *sets["valid"], *sets["calib"],
-            config=config, monotone=bool(spec.get("monotone", False)), trials=trials,
+            config=config, monotone=spec.monotone, trials=trials,
             timeout=timeout, progress=progress, client=client,
         )  # fmt: skip
         model = res.model

@@ -70,11 +70,18 @@ def log_registered(versions: dict[str, int]) -> None:
 # Data
 
 
-def log_data(tables: dict[str, pd.DataFrame], fp: str, config_file: Path) -> None:
-    """The training configuration and what the data set holds."""
+def log_data(tables: dict[str, pd.DataFrame], fp: str, config_file: Path, config=None) -> None:
+    """The training configuration (file, version, fingerprint) and what the data set holds."""
     import mlflow
 
     mlflow.log_artifact(str(config_file), "config")
+    if config is not None:
+        mlflow.log_params(
+            {
+                "training.config_version": config.version,
+                "training.config_fingerprint": config.fingerprint(),
+            }
+        )
     mlflow.log_params(
         {
             "data_fingerprint": fp,

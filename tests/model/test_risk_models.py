@@ -202,12 +202,11 @@ def test_a_small_portfolio_is_sampled_more_densely():
     from scoring.models.dataset import build_training_set, load_training_config
 
     sample_tables = load_tables(SAMPLE_DIR)
-    cfg = load_training_config()
-    cfg["split"] = {**cfg["split"], "min_cases": 1, "min_positives": 0}
+    cfg = load_training_config().with_overrides({"split": {"min_cases": 1, "min_positives": 0}})
     first = build_training_set(sample_tables, cfg, progress=False)
-    assert first.step_days == cfg["sampling"]["step_days"] == 14
+    assert first.step_days == cfg.sampling.step_days == 14
     smallest = int(first.meta["period"].value_counts().min())
-    cfg["split"]["min_cases"] = smallest + 1
+    cfg = cfg.with_overrides({"split": {"min_cases": smallest + 1}})
     denser = build_training_set(sample_tables, cfg, progress=False)
     assert denser.step_days == 7
     assert denser.meta["period"].value_counts().min() >= smallest + 1

@@ -63,16 +63,16 @@ def test_summary_compares_complete_period_with_targets(tables):
 
 
 def test_targets_and_config_errors(tmp_path):
-    t = kpis.Target("recovery_rate", "above", 0.9)
+    t = kpis.Target(kpi="recovery_rate", direction="above", value=0.9)
     assert t.met(0.95) is True and t.met(0.9) is False and t.met(float("nan")) is None
-    assert kpis.Target("days_to_pay", "below", None).met(10) is None
-    assert kpis.Target("days_to_pay", "below", 45).describe() == "< 45.0 days"
+    assert kpis.Target(kpi="days_to_pay", direction="below", value=None).met(10) is None
+    assert kpis.Target(kpi="days_to_pay", direction="below", value=45).describe() == "< 45.0 days"
     p = tmp_path / "k.yaml"
     p.write_text("targets:\n  speed: {direction: above, value: 1}\n")
-    with pytest.raises(ValueError, match="unknown KPI 'speed'"):
+    with pytest.raises(ValueError, match=r"targets\.speed"):
         kpis.load_kpi_config(p)
     p.write_text("targets:\n  dispute_rate: {direction: sideways, value: 1}\n")
-    with pytest.raises(ValueError, match="above"):
+    with pytest.raises(ValueError, match=r"targets\.dispute_rate\.direction.*'above'"):
         kpis.load_kpi_config(p)
     p.write_text("horizons: {recovery_days: 30}\ntargets:\n  dispute_rate: {value: 0.1}\n")
     cfg = kpis.load_kpi_config(p)
@@ -80,6 +80,9 @@ def test_targets_and_config_errors(tmp_path):
     assert cfg.targets["recovery_rate"].value is None  # not configured: no target
     with pytest.raises(FileNotFoundError):
         kpis.load_kpi_config(tmp_path / "missing.yaml")
+    p.write_text("horizons: {recovery_dayz: 30}\n")
+    with pytest.raises(ValueError, match=r"horizons\.recovery_dayz: Extra inputs"):
+        kpis.load_kpi_config(p)
 
 
 def test_chart_and_report_files(tables, tmp_path):

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from scoring.cases import Case, CaseSet
+from scoring.configuration import ConfigError
 from scoring.contract import ACTIONS, CONTACT_ACTIONS
 from scoring.policy.config import PolicyConfig, default_policy_path, load_policy_config
 from scoring.policy.rules import (
@@ -158,7 +159,7 @@ def test_config_overrides_and_invalid_files(tmp_path: Path) -> None:
         mutate(d)
         path = tmp_path / f"{name}.yaml"
         path.write_text(yaml.safe_dump(d))
-        with pytest.raises(ValidationError):
+        with pytest.raises(ConfigError, match=str(path)):  # names the file and the field
             load_policy_config(path)
     (tmp_path / "list.yaml").write_text("- 1\n")
     with pytest.raises(ValueError):

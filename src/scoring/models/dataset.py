@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from scoring.cases import (
     DUE_HORIZON_DAYS,
@@ -19,9 +16,12 @@ from scoring.cases import (
     data_end,
 )
 from scoring.features import features
-
-PERIODS = ("train", "valid", "calib", "test")
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+from scoring.models.config import (  # noqa: F401 - load_training_config re-exported
+    PERIODS,
+    Sampling,
+    TrainingConfig,
+    load_training_config,
+)
 
 
 class TrainingDataError(ValueError):
@@ -35,19 +35,6 @@ class TooFewCases(TrainingDataError):
 class NotTrainable(TrainingDataError):
     """One model cannot be trained on this data set (the others may be): ``scoring train``
     trains the rest, says which and why, and registers only what was trained."""
-
-
-def load_training_config(path: str | Path | None = None) -> dict[str, Any]:
-    """The training configuration (``config/training.yaml`` by default)."""
-    p = Path(path) if path else CONFIG_DIR / "training.yaml"
-    if not p.exists():
-        raise FileNotFoundError(f"training configuration {p} does not exist")
-    with open(p, encoding="utf-8") as fh:
-        cfg = yaml.safe_load(fh)
-    for key in ("sampling", "split", "tuning", "search_space", "fixed_params", "models"):
-        if key not in cfg:
-            raise ValueError(f"training configuration {p}: missing section '{key}'")
-    return cfg
 
 
 def dpd_bucket(max_days_past_due: pd.Series | np.ndarray) -> pd.Categorical:
@@ -87,16 +74,14 @@ class TrainingSet:
         return out.reindex([p for p in PERIODS if p in out.index])
 
 
-def sample_instants(
-    tables: dict[str, pd.DataFrame], sampling: dict[str, Any]
-) -> list[pd.Timestamp]:
+def sample_instants(tables: dict[str, pd.DataFrame], sampling: Sampling) -> list[pd.Timestamp]:
     """Instants as_of every ``step_days`` from warm-up to the last one whose labels are known."""
     first = tables["invoices"]["issue_date"].min()
     end = data_end(tables)
-    start = first + pd.Timedelta(days=int(sampling["warmup_days"]))
+    start = first + pd.Timedelta(days=sampling.warmup_days)
     last = end - pd.Timedelta(days=LABEL_HORIZON_DAYS + DUE_HORIZON_DAYS)
-    days = pd.date_range(start, last, freq=f"{int(sampling['step_days'])}D")
-    hour = int(sampling.get("hour", 9))
+    days = pd.date_range(start, last, freq=f"{sampling.step_days}D")
+    hour = sampling.hour
     return [
         (d + pd.Timedelta(hours=hour)).tz_localize("Europe/Paris").tz_convert("UTC") for d in days
     ]
@@ -119,7 +104,7 @@ def instant_cases(
 
 def build_training_set(
     tables: dict[str, pd.DataFrame],
-    config: dict[str, Any],
+    config: TrainingConfig,
     progress: bool = True,
     seed: int = 0,
     client=None,
@@ -133,7 +118,7 @@ def build_training_set(
     """
     import logging
 
-    step = int(config["sampling"]["step_days"])
+    step = config.sampling.step_days
     while True:
         try:
             ts = _build_training_set(tables, config, step, progress, seed, client)
@@ -155,20 +140,20 @@ def build_training_set(
 
 def _build_training_set(
     tables: dict[str, pd.DataFrame],
-    config: dict[str, Any],
+    config: TrainingConfig,
     step_days: int,
     progress: bool,
     seed: int,
     client,
 ) -> TrainingSet:
-    sampling, split = {**config["sampling"], "step_days": step_days}, config["split"]
+    sampling = config.sampling.model_copy(update={"step_days": step_days})
     instants = sample_instants(tables, sampling)
     if len(instants) < 4:
         raise TooFewCases(
             f"the data set spans too little time: {len(instants)} instant(s) with known labels "
             f"(need at least 4; labels need {LABEL_HORIZON_DAYS + DUE_HORIZON_DAYS} days of future)"
         )
-    cap = int(sampling.get("max_cases_per_as_of") or 0)
+    cap = sampling.max_cases_per_as_of
     if client is not None:
         # one task per instant on the Dask workers; the tables travel once
         tables_f = client.scatter(tables, broadcast=True)
@@ -194,7 +179,7 @@ def _build_training_set(
 
     # time split on the ordered instants
     uniq = np.array(sorted(cs.cases["as_of"].unique()))
-    fr = np.array([split[p] for p in PERIODS], dtype=float)
+    fr = np.array(config.split.fractions(), dtype=float)
     bounds = np.floor(np.cumsum(fr / fr.sum()) * len(uniq) + 1e-9).astype(int)
     period_of = np.empty(len(uniq), dtype=object)
     lo = 0
@@ -218,12 +203,11 @@ def _build_training_set(
     return ts
 
 
-def check_training_set(ts: TrainingSet, config: dict[str, Any]) -> dict[str, str]:
+def check_training_set(ts: TrainingSet, config: TrainingConfig) -> dict[str, str]:
     """Raise :class:`TrainingDataError` when a period has too few cases (no model can be
     trained); return ``{model key: why}`` for the risk models whose label cannot be learned
     (e.g. a history in which every invoice was paid has no default to learn from)."""
-    split = config["split"]
-    min_cases, min_pos = int(split["min_cases"]), int(split["min_positives"])
+    min_cases, min_pos = config.split.min_cases, config.split.min_positives
     problems = []
     untrainable: dict[str, list[str]] = {}
     for period in PERIODS:
@@ -231,13 +215,13 @@ def check_training_set(ts: TrainingSet, config: dict[str, Any]) -> dict[str, str
         if len(idx) < min_cases:
             problems.append(f"{period} period: {len(idx)} cases (need at least {min_cases})")
             continue
-        for key, spec in config["models"].items():
-            y = ts.labels[spec["label"]].to_numpy()[idx]
+        for key, spec in config.models.items():
+            y = ts.labels[spec.label].to_numpy()[idx]
             pos, neg = int(y.sum()), int(len(y) - y.sum())
             if min(pos, neg) < min_pos:
                 kind = "single class" if min(pos, neg) == 0 else "too few of one class"
                 untrainable.setdefault(key, []).append(
-                    f"{period} period, label '{spec['label']}': {kind} ({pos} positive, {neg} "
+                    f"{period} period, label '{spec.label}': {kind} ({pos} positive, {neg} "
                     f"negative; need at least {min_pos} of each)"
                 )
     if problems:

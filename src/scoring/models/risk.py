@@ -21,6 +21,7 @@ from sklearn.metrics import roc_auc_score
 
 from scoring.features import CATEGORICAL, FEATURE_BY_NAME, FEATURE_NAMES, monotone_constraints
 from scoring.models.calibration import Calibrator, fit_calibrator
+from scoring.models.config import FloatRange, IntRange, SearchSpec, TrainingConfig, Tuning
 
 
 def model_size(booster: lgb.Booster) -> dict[str, int]:
@@ -165,22 +166,15 @@ class RiskModel:
 # Tuning
 
 
-def _suggest(trial: optuna.Trial, space: dict[str, dict]) -> dict[str, Any]:
+def _suggest(trial: optuna.Trial, space: dict[str, SearchSpec]) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for name, spec in space.items():
-        kind = spec.get("type", "float")
-        if kind == "int":
-            params[name] = trial.suggest_int(
-                name, int(spec["low"]), int(spec["high"]), log=bool(spec.get("log", False))
-            )
-        elif kind == "float":
-            params[name] = trial.suggest_float(
-                name, float(spec["low"]), float(spec["high"]), log=bool(spec.get("log", False))
-            )
-        elif kind == "categorical":
-            params[name] = trial.suggest_categorical(name, list(spec["choices"]))
+        if isinstance(spec, IntRange):
+            params[name] = trial.suggest_int(name, spec.low, spec.high, log=spec.log)
+        elif isinstance(spec, FloatRange):
+            params[name] = trial.suggest_float(name, spec.low, spec.high, log=spec.log)
         else:
-            raise ValueError(f"search space '{name}': unknown type {kind!r}")
+            params[name] = trial.suggest_categorical(name, list(spec.choices))
     return params
 
 
@@ -215,7 +209,7 @@ def tune_and_fit(
     y_valid: np.ndarray,
     X_calib: pd.DataFrame,
     y_calib: np.ndarray,
-    config: dict[str, Any],
+    config: TrainingConfig,
     monotone: bool,
     trials: int | None = None,
     timeout: float | None = None,
@@ -228,11 +222,11 @@ def tune_and_fit(
     workers (the training rows are partitioned among them); early stopping is then applied
     after the fit, on the validation period, and pruning is off.
     """
-    tcfg = config["tuning"]
-    n_trials = int(trials if trials is not None else tcfg["trials"])
-    budget = float(timeout if timeout is not None else tcfg["timeout_seconds"])
-    tol = float(tcfg["size_tolerance"])
-    seed = int(tcfg.get("seed", 42))
+    tcfg = config.tuning
+    n_trials = int(trials if trials is not None else tcfg.trials)
+    budget = float(timeout if timeout is not None else tcfg.timeout_seconds)
+    tol = tcfg.size_tolerance
+    seed = tcfg.seed
     feature_names = list(FEATURE_NAMES)
     vocab = {c: list(FEATURE_BY_NAME[c].categories) for c in CATEGORICAL}
     Xt = prepare(X_train, feature_names, vocab)
@@ -247,7 +241,7 @@ def tune_and_fit(
     dvalid = lgb.Dataset(
         Xv, label=y_valid, reference=dtrain, params={"feature_pre_filter": False, "verbosity": -1}
     )
-    fixed = dict(config["fixed_params"])
+    fixed = config.lightgbm_fixed()
     fixed.update({"metric": "auc", "seed": seed, "deterministic": True, "force_col_wise": True})
     if monotone:
         fixed["monotone_constraints"] = monotone_constraints(feature_names)
@@ -258,7 +252,7 @@ def tune_and_fit(
         dX, dy = _to_dask(Xt, y_train, client)
 
     def objective(trial: optuna.Trial) -> float:
-        params = {**fixed, **_suggest(trial, config["search_space"])}
+        params = {**fixed, **_suggest(trial, config.search_space)}
         start = time.perf_counter()
         if client is not None:
             booster = _fit_on_dask(params, dX, dy, Xv, y_valid, tcfg, client)
@@ -266,12 +260,12 @@ def tune_and_fit(
         booster = lgb.train(
             params,
             dtrain,
-            num_boost_round=int(tcfg["max_rounds"]),
+            num_boost_round=tcfg.max_rounds,
             valid_sets=[dvalid],
             valid_names=["valid"],
             callbacks=[
-                lgb.early_stopping(int(tcfg["early_stopping_rounds"]), verbose=False),
-                _pruning_callback(trial, int(tcfg["report_every"])),
+                lgb.early_stopping(tcfg.early_stopping_rounds, verbose=False),
+                _pruning_callback(trial, tcfg.report_every),
             ],
         )
         booster.free_dataset()
@@ -295,9 +289,7 @@ def tune_and_fit(
     study = optuna.create_study(
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(
-            n_startup_trials=5, n_warmup_steps=int(tcfg["report_every"])
-        ),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=tcfg.report_every),
         study_name=name,
     )
     study.optimize(objective, n_trials=n_trials, timeout=budget, show_progress_bar=progress)
@@ -311,9 +303,7 @@ def tune_and_fit(
     chosen = min(near, key=lambda t: (t.user_attrs["leaves"], -t.value))
     booster = boosters[chosen.number]
     raw_calib = booster.predict(prepare(X_calib, feature_names, vocab))
-    calibrator = fit_calibrator(
-        raw_calib, y_calib, config.get("calibration", {}).get("method", "auto")
-    )
+    calibrator = fit_calibrator(raw_calib, y_calib, config.calibration.method)
     trials_df = study.trials_dataframe(
         attrs=("number", "value", "state", "params", "user_attrs", "duration")
     )
@@ -346,18 +336,18 @@ def _to_dask(X: pd.DataFrame, y: np.ndarray, client):
 
 
 def _fit_on_dask(
-    params: dict, dX, dy, Xv: pd.DataFrame, yv: np.ndarray, tcfg: dict, client
+    params: dict, dX, dy, Xv: pd.DataFrame, yv: np.ndarray, tcfg: Tuning, client
 ) -> lgb.Booster:
     """Distributed fit with ``lightgbm.dask``, then early stopping on the validation period."""
     from lightgbm import DaskLGBMClassifier
 
     p = {k: v for k, v in params.items() if k not in ("metric", "num_threads", "verbosity")}
-    rounds = int(tcfg["max_rounds"])
+    rounds = tcfg.max_rounds
     model = DaskLGBMClassifier(client=client, n_estimators=rounds, verbose=-1, **p)
     model.fit(dX, dy)
     booster = model.to_local().booster_
-    every = int(tcfg["report_every"])
-    patience = int(tcfg["early_stopping_rounds"])
+    every = tcfg.report_every
+    patience = tcfg.early_stopping_rounds
     best_it, best_auc = every, -1.0
     for it in range(every, booster.num_trees() + 1, every):
         auc = float(roc_auc_score(yv, booster.predict(Xv, num_iteration=it)))

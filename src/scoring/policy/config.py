@@ -8,16 +8,14 @@ the code only interprets it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from scoring.calendar import parse_hhmm
+from scoring.configuration import FrozenConfig, load_yaml_config
 from scoring.contract import ACTIONS, CONSENTS, CONTACT_ACTIONS
 
 Action = Literal[ACTIONS]  # type: ignore[valid-type]
@@ -50,8 +48,7 @@ def resolve_actions(spec: ActionSet) -> frozenset[str]:
     return frozenset(CONTACT_ACTIONS) if spec == "contacts" else frozenset(spec)
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+_Frozen = FrozenConfig
 
 
 class HorizonRule(_Frozen):
@@ -241,23 +238,6 @@ class PolicyConfig(_Frozen):
         """The action catalogue, in contract order (``wait`` first)."""
         return ACTIONS
 
-    def with_overrides(self, overrides: dict[str, Any]) -> PolicyConfig:
-        """A copy with nested values replaced, e.g. ``{"compliance": {"agency_mode":
-        {"enabled": True}}}`` (validated like the file)."""
-        return PolicyConfig.model_validate(_merge(self.model_dump(), overrides))
-
-    def fingerprint(self) -> str:
-        """Short stable hash of the content (logged with the models that use it)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
 
 def default_policy_path() -> Path:
     """Path of the packaged default configuration."""
@@ -267,8 +247,4 @@ def default_policy_path() -> Path:
 def load_policy_config(path: str | Path | None = None) -> PolicyConfig:
     """Read and validate a policy configuration (``None``: the packaged default)."""
     p = Path(path) if path is not None else default_policy_path()
-    with p.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
-    if not isinstance(data, dict):
-        raise ValueError(f"{p}: a policy configuration is a YAML mapping")
-    return PolicyConfig.model_validate(data)
+    return load_yaml_config(PolicyConfig, p, "policy configuration")
