@@ -530,10 +530,16 @@ def plot_kpis(
 ) -> Path:
     """One panel per KPI: a line per segment by month, the target dashed, incomplete months
     hollow."""
-    from scoring.reporting import _plt
+    fig = kpis_figure(kpis, config, title)
+    fig.savefig(path, dpi=100)
+    return path
 
-    plt = _plt()
-    fig, axes = plt.subplots(2, 3, figsize=(14, 7.5))
+
+def kpis_figure(kpis: pd.DataFrame, config: KpiConfig, title: str = "Collection KPIs"):
+    """The KPI chart as a matplotlib Figure (see :func:`plot_kpis`)."""
+    from scoring.reporting import new_figure
+
+    fig, axes = new_figure((14, 7.5), 2, 3)
     months = sorted(kpis["month"].dropna().unique())
     x = {m: i for i, m in enumerate(months)}
     for ax, kpi in zip(axes.ravel(), KPI_NAMES, strict=False):
@@ -570,9 +576,7 @@ def plot_kpis(
     )
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def kpi_metrics(summary: pd.DataFrame) -> dict[str, float]:

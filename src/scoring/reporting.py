@@ -7,61 +7,165 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# --------------------------------------------------------------------------------------
+# Figures: every builder returns a matplotlib Figure that belongs to no pyplot state (no
+# backend is switched, nothing needs closing, a notebook shows it inline); ``plot_*`` save one.
 
-def _plt():
-    import matplotlib
 
-    matplotlib.use("Agg")
+def new_figure(figsize: tuple[float, float] = (6, 4), nrows: int = 1, ncols: int = 1, **kw):
+    """``(Figure, axes)`` outside pyplot (``Figure.subplots``)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kw)
+
+
+def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Save ``fig`` (laid out tight) to ``path``; returns the path."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    return Path(path)
+
+
+def png_base64(fig, dpi: int = 90) -> str:
+    """``fig`` as a base64 PNG (for self-contained HTML pages)."""
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def pyplot_drawn(draw) -> object:
+    """Call ``draw()``, a library function that draws on pyplot's current figure (SHAP's
+    plots), and return that figure detached from pyplot. Imports pyplot without choosing a
+    backend (matplotlib falls back to Agg without a display)."""
     import matplotlib.pyplot as plt
 
-    return plt
+    fig = plt.figure()
+    try:
+        draw()
+        fig = plt.gcf()
+    finally:
+        plt.close(fig)
+    return fig
+
+
+def roc_figure(y: np.ndarray, p: np.ndarray, title: str, truth: np.ndarray | None = None):
+    """ROC curve (scikit-learn's ``RocCurveDisplay``), the true probability's when known."""
+    from sklearn.metrics import RocCurveDisplay
+
+    fig, ax = new_figure((5, 5))
+    RocCurveDisplay.from_predictions(y, p, ax=ax, name="model", plot_chance_level=True)
+    if truth is not None:
+        RocCurveDisplay.from_predictions(y, truth, ax=ax, name="true probability", ls="--")
+    ax.set(title=title)
+    ax.legend(loc="lower right")
+    return fig
 
 
 def plot_roc(
     y: np.ndarray, p: np.ndarray, title: str, path: Path, truth: np.ndarray | None = None
 ) -> Path:
-    from sklearn.metrics import roc_auc_score, roc_curve
+    return save_figure(roc_figure(y, p, title, truth), path)
 
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 5))
-    fpr, tpr, _ = roc_curve(y, p)
-    ax.plot(fpr, tpr, label=f"model (AUC {roc_auc_score(y, p):.3f})")
-    if truth is not None:
-        fpr, tpr, _ = roc_curve(y, truth)
-        ax.plot(fpr, tpr, "--", label=f"true probability (AUC {roc_auc_score(y, truth):.3f})")
-    ax.plot([0, 1], [0, 1], ":", color="grey")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+
+def calibration_figure(
+    y: np.ndarray, p: np.ndarray, raw: np.ndarray | None, title: str, bins: int = 10
+):
+    """Reliability diagram (scikit-learn's ``CalibrationDisplay``, quantile bins), before
+    and after calibration."""
+    from sklearn.calibration import CalibrationDisplay
+
+    fig, ax = new_figure((5, 5))
+    curves = ([(raw, "before calibration")] if raw is not None else []) + [(p, "calibrated")]
+    for probs, name in curves:
+        CalibrationDisplay.from_predictions(
+            y, probs, n_bins=bins, strategy="quantile", ax=ax, name=name
+        )
+    hi = float(max(p.max(), raw.max() if raw is not None else 0.0, y.mean() * 2, 0.05))
+    ax.set(xlim=(0, hi), ylim=(0, hi), title=title)
+    ax.legend(loc="upper left")
+    return fig
 
 
 def plot_calibration(
     y: np.ndarray, p: np.ndarray, raw: np.ndarray, title: str, path: Path, bins: int = 10
 ) -> Path:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 5))
-    for probs, name in ((raw, "before calibration"), (p, "calibrated")):
-        order = np.argsort(probs)
-        chunks = np.array_split(order, bins)
-        ax.plot([probs[c].mean() for c in chunks], [y[c].mean() for c in chunks], "o-", label=name)
-    hi = float(max(p.max(), raw.max(), y.mean() * 2, 0.05))
-    ax.plot([0, hi], [0, hi], ":", color="grey")
-    ax.set(xlabel="predicted probability", ylabel="observed rate", title=title)
+    return save_figure(calibration_figure(y, p, raw, title, bins), path)
+
+
+def calibration_by_month_figure(y: np.ndarray, p: np.ndarray, month: np.ndarray, title: str):
+    """Mean predicted probability and observed rate per month (drift shows as a gap)."""
+    df = pd.DataFrame({"y": np.asarray(y, dtype=float), "p": p, "month": month})
+    g = df.groupby("month", sort=True).agg(
+        predicted=("p", "mean"), observed=("y", "mean"), n=("y", "size")
+    )
+    fig, ax = new_figure((7, 4))
+    x = np.arange(len(g))
+    ax.plot(x, g["predicted"], "o-", label="mean predicted")
+    ax.plot(x, g["observed"], "s--", label="observed rate")
+    ax.set_xticks(x, [str(m) for m in g.index], rotation=30, fontsize=8)
+    ax.set(ylabel="probability", title=title)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
-def plot_metrics_by_group(table: pd.DataFrame, title: str, path: Path) -> Path:
-    plt = _plt()
+def plot_calibration_by_month(
+    y: np.ndarray, p: np.ndarray, month: np.ndarray, title: str, path: Path
+) -> Path:
+    return save_figure(calibration_by_month_figure(y, p, month, title), path)
+
+
+def lift_table(y: np.ndarray, p: np.ndarray, groups: int = 10) -> pd.DataFrame:
+    """Deciles by score (1 = highest): cases, positives, rate, lift over the mean, cumulative
+    share of positives captured (gains)."""
+    y = np.asarray(y, dtype=float)
+    order = np.argsort(-np.asarray(p), kind="stable")
+    chunks = np.array_split(order, groups)
+    total, base = max(y.sum(), 1e-12), max(y.mean(), 1e-12)
+    rows, captured = [], 0.0
+    for i, c in enumerate(chunks, start=1):
+        pos = float(y[c].sum())
+        captured += pos
+        rows.append(
+            {
+                "decile": i,
+                "n": len(c),
+                "positives": pos,
+                "rate": pos / max(len(c), 1),
+                "lift": pos / max(len(c), 1) / base,
+                "gains": captured / total,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def lift_figure(y: np.ndarray, p: np.ndarray, title: str):
+    """Lift per score decile and cumulative gains (share of positives in the top deciles)."""
+    t = lift_table(y, p)
+    fig, (a, b) = new_figure((10, 4), 1, 2)
+    a.bar(t["decile"], t["lift"])
+    a.axhline(1.0, color="grey", ls=":")
+    a.set(xlabel="score decile (1 = riskiest)", ylabel="lift", title=f"{title}: lift")
+    share = np.concatenate([[0.0], t["decile"].to_numpy() / len(t)])
+    b.plot(share, np.concatenate([[0.0], t["gains"].to_numpy()]), "o-", label="model")
+    b.plot([0, 1], [0, 1], ":", color="grey", label="random")
+    b.set(xlabel="share of cases (riskiest first)", ylabel="share of positives", title="gains")
+    b.legend()
+    return fig
+
+
+def plot_lift(y: np.ndarray, p: np.ndarray, title: str, path: Path) -> Path:
+    return save_figure(lift_figure(y, p, title), path)
+
+
+def metrics_by_group_figure(table: pd.DataFrame, title: str):
     t = table[table["grouping"] != "overall"].copy()
     t["name"] = t["grouping"] + ": " + t["group"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 0.45 * len(t) + 1.5))
+    fig, axes = new_figure((10, 0.45 * len(t) + 1.5), 1, 2)
     axes[0].barh(t["name"], t["roc_auc"])
     axes[0].axvline(
         float(table.loc[table["grouping"] == "overall", "roc_auc"].iloc[0]), color="k", ls=":"
@@ -70,34 +174,87 @@ def plot_metrics_by_group(table: pd.DataFrame, title: str, path: Path) -> Path:
     axes[1].barh(t["name"], t["prevalence"], label="observed rate")
     axes[1].set(xlabel="observed rate", title="prevalence by group")
     axes[1].set_yticks([])
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
+
+
+def plot_metrics_by_group(table: pd.DataFrame, title: str, path: Path) -> Path:
+    return save_figure(metrics_by_group_figure(table, title), path)
+
+
+def numeric_frame(X: pd.DataFrame) -> pd.DataFrame:
+    """Features as floats for SHAP's plots (categories by code)."""
+    Xn = X.copy()
+    for c in Xn.columns:
+        if isinstance(Xn[c].dtype, pd.CategoricalDtype):
+            Xn[c] = Xn[c].cat.codes.astype(float)
+        elif not pd.api.types.is_numeric_dtype(Xn[c]):
+            Xn[c] = pd.to_numeric(Xn[c], errors="coerce")
+    return Xn.astype(float)
+
+
+def shap_summary_figure(contrib: np.ndarray, X: pd.DataFrame, title: str, max_display: int = 15):
+    """SHAP beeswarm of exact TreeSHAP values (the shap package draws; LightGBM computed)."""
+    import shap
+
+    Xn = numeric_frame(X)
+
+    def draw() -> None:
+        shap.summary_plot(contrib, Xn, max_display=max_display, show=False, plot_size=(8, 6))
+
+    fig = pyplot_drawn(draw)
+    fig.suptitle(title)
+    return fig
 
 
 def plot_shap_summary(
     contrib: np.ndarray, X: pd.DataFrame, title: str, path: Path, max_display: int = 15
 ) -> Path:
-    """SHAP beeswarm of exact TreeSHAP values (the shap package draws; LightGBM computed)."""
+    return save_figure(shap_summary_figure(contrib, X, title, max_display), path)
+
+
+def shap_waterfall_figure(
+    contrib: np.ndarray, base: float, row: pd.Series, title: str, max_display: int = 12
+):
+    """SHAP waterfall of one case: from the base value (log-odds) to its raw score, one bar
+    per feature contribution, with the case's values."""
     import shap
 
-    plt = _plt()
-    Xn = X.copy()
-    for c in Xn.columns:
-        if isinstance(Xn[c].dtype, pd.CategoricalDtype):
-            Xn[c] = Xn[c].cat.codes.astype(float)
-    shap.summary_plot(contrib, Xn, max_display=max_display, show=False, plot_size=(8, 6))
-    plt.title(title)
-    plt.tight_layout()
-    plt.savefig(path, dpi=110)
-    plt.close("all")
-    return path
+    values = row.astype(object).where(row.notna(), None).to_numpy()
+    expl = shap.Explanation(
+        values=np.asarray(contrib, dtype=float),
+        base_values=float(base),
+        data=values,
+        feature_names=[str(c) for c in row.index],
+    )
+
+    def draw() -> None:
+        shap.plots.waterfall(expl, max_display=max_display, show=False)
+
+    fig = pyplot_drawn(draw)
+    fig.suptitle(title)
+    return fig
 
 
-def plot_optuna(trials: pd.DataFrame, title: str, path: Path) -> Path:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
+def shap_dependence_figure(
+    contrib: np.ndarray, X: pd.DataFrame, feature: str, interaction: str | None = None
+):
+    """SHAP dependence plot of one feature (categorical features drawn by category code)."""
+    import shap
+
+    Xn = numeric_frame(X)
+
+    def draw() -> None:
+        shap.dependence_plot(
+            feature, np.asarray(contrib), Xn, interaction_index=interaction, show=False
+        )
+
+    fig = pyplot_drawn(draw)
+    fig.suptitle(f"SHAP dependence: {feature}")
+    return fig
+
+
+def optuna_figure(trials: pd.DataFrame, title: str):
+    fig, ax = new_figure((6, 4))
     done = trials[trials["state"] == "COMPLETE"]
     ax.scatter(done["user_attrs_leaves"], done["valid_auc"], label="trials")
     ch = done[done["chosen"]]
@@ -110,10 +267,11 @@ def plot_optuna(trials: pd.DataFrame, title: str, path: Path) -> Path:
     )
     ax.set(xscale="log", xlabel="model size (total leaves)", ylabel="validation AUC", title=title)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
+
+
+def plot_optuna(trials: pd.DataFrame, title: str, path: Path) -> Path:
+    return save_figure(optuna_figure(trials, title), path)
 
 
 def model_card(
@@ -203,38 +361,22 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 
 def markdown_to_html(md: str, title: str) -> str:
-    """A minimal self-contained HTML rendering of a model card (tables and headings)."""
+    """A self-contained HTML page of a Markdown text (model cards): CommonMark with tables,
+    rendered by markdown-it-py; raw HTML in the text is escaped."""
     import html
 
-    body = []
-    in_table = False
-    for line in md.splitlines():
-        if line.startswith("|"):
-            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
-            if all(set(c) <= {"-"} for c in cells):
-                continue
-            if not in_table:
-                body.append("<table>")
-                in_table = True
-                body.append("<tr>" + "".join(f"<th>{c}</th>" for c in cells) + "</tr>")
-            else:
-                body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-            continue
-        if in_table:
-            body.append("</table>")
-            in_table = False
-        if line.startswith("## "):
-            body.append(f"<h2>{html.escape(line[3:])}</h2>")
-        elif line.startswith("# "):
-            body.append(f"<h1>{html.escape(line[2:])}</h1>")
-        elif line.startswith("- "):
-            body.append(f"<li>{html.escape(line[2:])}</li>")
-        elif line.strip():
-            body.append(f"<p>{html.escape(line)}</p>")
-    if in_table:
-        body.append("</table>")
-    style = "body{font-family:sans-serif;max-width:960px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}"
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(body)}</body></html>"
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(md)
+    style = (
+        "body{font-family:sans-serif;max-width:960px;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;"
+        "font-size:13px}code{background:#f4f4f4;padding:0 3px}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>{body}</body></html>"
+    )
 
 
 def write_text(path: Path, text: str) -> Path:
@@ -242,28 +384,25 @@ def write_text(path: Path, text: str) -> Path:
     return path
 
 
-def plot_action_mix(mix: pd.DataFrame, path: Path) -> Path:
+def action_mix_figure(mix: pd.DataFrame):
     """Share of each action: logging policy vs the new policy, on held-out decisions."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = new_figure((7, 4))
     mix.sort_index().plot.barh(ax=ax)
     ax.set(xlabel="share of decisions", title="action mix on held-out decisions")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
-def plot_reach_heatmap(table: np.ndarray, path: Path, bucket: int = 1) -> Path:
+def plot_action_mix(mix: pd.DataFrame, path: Path) -> Path:
+    return save_figure(action_mix_figure(mix), path)
+
+
+def reach_heatmap_figure(table: np.ndarray, bucket: int = 1):
     """Population probability of reaching the debtor by weekday and local time (half hours),
     per channel and segment (``table``: :attr:`scoring.policy.reach.ReachModel.table`)."""
     from scoring.contract import ACTIONS
 
-    plt = _plt()
     channels = ["email_reminder", "sms_reminder", "whatsapp_reminder", "phone_call", "letter"]
-    fig, axes = plt.subplots(
-        2, len(channels), figsize=(3.6 * len(channels), 6), sharex=True, sharey=True
-    )
+    fig, axes = new_figure((3.6 * len(channels), 6), 2, len(channels), sharex=True, sharey=True)
     im = None
     for i, seg in enumerate(["B2B", "B2C"]):
         for j, ch in enumerate(channels):
@@ -278,15 +417,18 @@ def plot_reach_heatmap(table: np.ndarray, path: Path, bucket: int = 1) -> Path:
                 ax.set_xlabel("local time (h)")
     if im is not None:
         fig.colorbar(im, ax=axes, shrink=0.7, label="P(reached), population")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return fig
 
 
-def plot_learner_selection(table: pd.DataFrame, path: Path) -> Path:
+def plot_reach_heatmap(table: np.ndarray, path: Path, bucket: int = 1) -> Path:
+    fig = reach_heatmap_figure(table, bucket)
+    fig.savefig(path, dpi=100)  # the colour bar spans the axes: no tight layout
+    return Path(path)
+
+
+def learner_selection_figure(table: pd.DataFrame):
     """Doubly robust off-policy value of each candidate learner on the validation period."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = new_figure((6, 3.5))
     y = np.arange(len(table))
     err = [table["dr"] - table["dr_ci_low"], table["dr_ci_high"] - table["dr"]]
     colors = ["C1" if c else "C0" for c in table["chosen"]]
@@ -295,27 +437,28 @@ def plot_learner_selection(table: pd.DataFrame, path: Path) -> Path:
     ax.set_yticks(y, table["learner"])
     ax.set(xlabel="EUR per decision (DR estimate, 95 % CI)", title="policy learners (validation)")
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
-def plot_ope(est: dict, path: Path) -> Path:
+def plot_learner_selection(table: pd.DataFrame, path: Path) -> Path:
+    return save_figure(learner_selection_figure(table), path)
+
+
+def ope_figure(est: dict):
     """Off-policy estimates of the value per decision with their confidence intervals."""
-    plt = _plt()
     names = ["logging", "ips", "snips", "dr", "dm"]
     vals = [est[n] for n in names]
     err = [
         [est[n] - est[f"{n}_ci_low"] for n in names],
         [est[f"{n}_ci_high"] - est[n] for n in names],
     ]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure((6, 4))
     ax.bar(names, vals, yerr=err, capsize=4, color=["grey", "C0", "C0", "C1", "C2"])
     ax.set(
         ylabel="EUR per decision (14-day reward)", title="logging policy vs new policy (off-policy)"
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
+
+
+def plot_ope(est: dict, path: Path) -> Path:
+    return save_figure(ope_figure(est), path)

@@ -188,6 +188,14 @@ def log_risk_model(
             contrib, Xt.iloc[sample], f"{key}: SHAP (log-odds)", tmp / f"{key}_shap_summary.png"
         ),
         reporting.plot_optuna(trials, f"{key}: accuracy vs size", tmp / f"{key}_optuna.png"),
+        reporting.plot_calibration_by_month(
+            y,
+            p,
+            pd.to_datetime(ts.meta["as_of"].to_numpy()[idx], utc=True).strftime("%Y-%m"),
+            f"{key}: calibration by month, test period",
+            tmp / f"{key}_calibration_by_month.png",
+        ),
+        reporting.plot_lift(y, p, f"{key} (test period)", tmp / f"{key}_lift.png"),
     ]
     for path in plots:
         mlflow.log_artifact(str(path), f"{key}/plots")

@@ -211,3 +211,25 @@ def test_a_small_portfolio_is_sampled_more_densely():
     assert denser.step_days == 7
     assert denser.meta["period"].value_counts().min() >= smallest + 1
     assert len(denser.meta) > 1.5 * len(first.meta)
+
+
+def test_scikit_learn_view(trained):
+    """RiskModel.as_sklearn() works where analysts expect an estimator."""
+    from sklearn.calibration import CalibrationDisplay
+    from sklearn.inspection import permutation_importance
+
+    model = trained.result.models["default_risk"]
+    idx = trained.ts.period("test")[:600]
+    X = trained.ts.X.iloc[idx]
+    y = trained.ts.labels["default"].to_numpy()[idx]
+    est = model.as_sklearn()
+    proba = est.predict_proba(X)
+    assert proba.shape == (len(X), 2) and list(est.classes_) == [0, 1]
+    np.testing.assert_allclose(proba[:, 1], model.predict_proba(X))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    disp = CalibrationDisplay.from_estimator(est, X, y, n_bins=5)
+    assert len(disp.prob_pred) > 1
+    imp = permutation_importance(est, X, y, scoring="roc_auc", n_repeats=2, random_state=0)
+    assert imp.importances_mean.shape == (X.shape[1],)
+    top = X.columns[int(np.argmax(imp.importances_mean))]
+    assert top in model.feature_names

@@ -40,13 +40,30 @@ def test_group_metrics_and_disparities_by_hand():
     assert t.loc["b", "fpr"] == pytest.approx(0.5) and t.loc["b", "fnr"] == pytest.approx(0.5)
     assert t.loc["a", "mean_score"] == pytest.approx(0.45)
     assert t.loc["all", "n"] == 8 and t.loc["a", "roc_auc"] == pytest.approx(1.0)
-    d = cr.disparities(t.reset_index(), min_n=1).set_index("metric")
+    d = cr.disparities(y, s, {"grp": g}, 0.5, min_n=1).set_index("metric")
     assert d.loc["fpr", "difference"] == pytest.approx(0.5 - 1 / 3)
     assert d.loc["fpr", "ratio"] == pytest.approx((1 / 3) / 0.5)
     assert d.loc["fpr", "group_max"] == "b" and d.loc["fnr", "group_min"] == "a"
     # groups below min_n are listed, not compared
-    d = cr.disparities(t.reset_index(), min_n=5)
+    d = cr.disparities(y, s, {"grp": g}, 0.5, min_n=5)
     assert d["difference"].isna().all() and set(d["groups_excluded"]) == {"a, b"}
+
+
+def test_bootstrap_intervals_are_wider_for_small_groups():
+    rng = np.random.default_rng(0)
+    n = 3000
+    g = np.where(rng.random(n) < 0.03, "overseas", "metropolitan")
+    s = rng.random(n)
+    y = (rng.random(n) < s).astype(int)
+    t = cr.group_metrics(y, s, {"grp": g}, 0.5, n_boot=60).set_index("group")
+    width = t["roc_auc_ci_high"] - t["roc_auc_ci_low"]
+    assert (t["roc_auc_ci_low"] <= t["roc_auc"]).all() and (
+        t["roc_auc"] <= t["roc_auc_ci_high"]
+    ).all()
+    assert width["overseas"] > 2 * width["metropolitan"]
+    d = cr.disparities(y, s, {"grp": g}, 0.5, n_boot=60).set_index("metric")
+    lo, hi = d.loc["roc_auc", "difference_ci_low"], d.loc["roc_auc", "difference_ci_high"]
+    assert lo <= d.loc["roc_auc", "difference"] <= hi
 
 
 def _audit_frame() -> pd.DataFrame:

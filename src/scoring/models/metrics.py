@@ -8,15 +8,14 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 
 
 def ks_statistic(y: np.ndarray, p: np.ndarray) -> float:
-    """Kolmogorov-Smirnov distance between the score distributions of the two classes."""
-    order = np.argsort(p, kind="mergesort")
-    y = np.asarray(y)[order]
-    pos, neg = y.sum(), len(y) - y.sum()
-    if pos == 0 or neg == 0:
+    """Kolmogorov-Smirnov distance between the score distributions of the two classes
+    (``scipy.stats.ks_2samp``: ties, such as isotonic plateaus, are handled exactly)."""
+    from scipy.stats import ks_2samp
+
+    y, p = np.asarray(y).astype(bool), np.asarray(p, dtype=float)
+    if y.all() or not y.any():
         return float("nan")
-    cdf_pos = np.cumsum(y) / pos
-    cdf_neg = np.cumsum(1 - y) / neg
-    return float(np.max(np.abs(cdf_pos - cdf_neg)))
+    return float(ks_2samp(p[y], p[~y]).statistic)
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:

@@ -17,6 +17,7 @@ import lightgbm as lgb
 import numpy as np
 import optuna
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import roc_auc_score
 
 from scoring.features import CATEGORICAL, FEATURE_BY_NAME, FEATURE_NAMES, monotone_constraints
@@ -107,6 +108,12 @@ class RiskModel:
         """Calibrated probability of the label."""
         raw = self.raw_score(X, num_threads=num_threads)
         return self.calibrator(1.0 / (1.0 + np.exp(-raw)))
+
+    def as_sklearn(self) -> SklearnRiskModel:
+        """A scikit-learn classifier view of this fitted model (``classes_``, two-column
+        ``predict_proba``), for ``CalibrationDisplay.from_estimator``,
+        ``permutation_importance`` and the like."""
+        return SklearnRiskModel(self)
 
     def contributions(
         self, X: pd.DataFrame | np.ndarray, num_threads: int = 0
@@ -356,3 +363,45 @@ def _fit_on_dask(
         elif it - best_it >= patience:
             break
     return lgb.Booster(model_str=booster.model_to_string(num_iteration=best_it))
+
+
+class SklearnRiskModel(ClassifierMixin, BaseEstimator):
+    """A fitted :class:`RiskModel` seen as a scikit-learn binary classifier.
+
+    ``fit`` does not retrain (the model is tuned and calibrated by ``scoring train``): it only
+    checks the labels. ``predict_proba`` returns ``[P(0), P(1)]`` with the calibrated
+    probability; ``predict`` thresholds it at 0.5.
+    """
+
+    def __init__(self, model: RiskModel | None = None) -> None:
+        self.model = model
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.array([0, 1])
+
+    @property
+    def feature_names_in_(self) -> np.ndarray:
+        assert self.model is not None
+        return np.array(self.model.feature_names, dtype=object)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.model is not None
+
+    def fit(self, X, y=None) -> SklearnRiskModel:
+        if y is not None and not set(np.unique(np.asarray(y))) <= {0, 1}:
+            raise ValueError("labels must be 0/1")
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        assert self.model is not None
+        p = self.model.predict_proba(X)
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Log-odds of the uncalibrated model."""
+        assert self.model is not None
+        return self.model.raw_score(X)

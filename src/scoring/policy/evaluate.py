@@ -64,7 +64,7 @@ def off_policy_estimates(
     diff = boots[:, 3] - boots[:, 0]
     out["dr_gain"] = float(point[3] - point[0])
     out["dr_gain_ci_low"], out["dr_gain_ci_high"] = (
-        float(x) for x in np.nanpercentile(diff, [2.5, 97.5])
+        float(x) for x in np.nanpercentile(diff, [50 * (1 - level), 50 * (1 + level)])
     )
     return out
 
