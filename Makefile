@@ -67,7 +67,7 @@ kpis: install  ## collection KPIs of DATA against the targets (table + chart in 
 	$(BIN)/scoring kpis --data $(DATA) --out reports
 
 report: install  ## the compliance report of the champion models (reports/compliance.html)
-	$(BIN)/scoring report --model champion --out reports/compliance.html --data $(DATA)
+	$(BIN)/scoring report --alias champion --out reports/compliance.html --data $(DATA)
 
 notebooks: install  ## open the analysts' notebooks (they run top to bottom on the sample)
 	$(BIN)/python -m jupyter notebook notebooks/ || echo "install jupyter to open them: $(BIN)/pip install notebook"

@@ -8,7 +8,11 @@ import pandas as pd
 
 from scoring.cases import build_cases
 from scoring.contract import load_tables, output_format, write_atomic
+from scoring.progress import bar
 from scoring.service import Bundle, batch_decisions
+
+#: cases decided at once by the in-process engine (one progress step)
+CHUNK = 5000
 
 BATCH_COLUMNS = [
     "debtor_id", "default_probability", "dispute_probability", "action", "scheduled_at",
@@ -27,6 +31,7 @@ def run_batch(
     engine: str = "local",
     scheduler: str | None = None,
     partitions: int | None = None,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Validate the data set, build every case at ``as_of``, decide, write the file.
 
@@ -54,11 +59,21 @@ def run_batch(
 
         with dask_client(scheduler) as client:
             out = batch_on_dask(
-                tables, ts, bundle, client, partitions=partitions, lang=lang, explore=explore
-            )
+                tables, ts, bundle, client, partitions=partitions, lang=lang, explore=explore,
+                progress=progress,
+            )  # fmt: skip
     else:
         cs = build_cases(tables, ts)
-        out = batch_decisions(bundle, cs, lang=lang, explore=explore) if len(cs) else pd.DataFrame()
+        # in chunks, for the progress bar: every case is decided on its own (exploration is
+        # seeded per debtor and instant), so the output does not depend on the chunking
+        starts = range(0, len(cs), CHUNK)
+        parts = [
+            batch_decisions(
+                bundle, cs.take(range(i, min(i + CHUNK, len(cs)))), lang=lang, explore=explore
+            )
+            for i in bar(starts, "deciding", progress, total=len(starts), unit="chunk")
+        ]
+        out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if len(out) == 0:
         out = pd.DataFrame(columns=BATCH_COLUMNS)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,9 +16,51 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+class Engine(StrEnum):
+    """Where the work runs."""
+
+    local = "local"
+    dask = "dask"
+
+
+class Lang(StrEnum):
+    fr = "fr"
+    en = "en"
+
+
 DataDir = Annotated[
     Path, typer.Option("--data", help="Data set folder (CONTRACT §1: debtors, invoices, actions).")
 ]
+#: the registry alias of the models a command uses (the same option everywhere)
+AliasOpt = Annotated[
+    str,
+    typer.Option("--alias", help="Registry alias of the models to use (champion, challenger)."),
+]
+EngineOpt = Annotated[
+    Engine, typer.Option("--engine", help="local (in-process) or dask (a Dask cluster).")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"scoring {version('scoring')}")
+        except PackageNotFoundError:  # pragma: no cover - run from a source tree
+            typer.echo("scoring (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    """Debt-collection risk scores and next best action."""
 
 
 def _fail(msg: str, code: int = 1) -> None:
@@ -110,7 +153,7 @@ def train(
     ] = None,
     register: Annotated[bool, typer.Option(help="Register the new model versions.")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
-    engine: Annotated[str, typer.Option("--engine", help="local (in-process) or dask.")] = "local",
+    engine: EngineOpt = Engine.local,
     scheduler: Annotated[
         str | None,
         typer.Option("--scheduler", help="Dask scheduler address (default: a local cluster)."),
@@ -129,7 +172,7 @@ def train(
             timeout=timeout,
             progress=progress,
             register=register,
-            engine=engine,
+            engine=engine.value,
             scheduler=scheduler,
         )
     except (ContractError, TrainingDataError, FileNotFoundError, ValueError) as exc:
@@ -153,7 +196,13 @@ def promote(
         bool, typer.Option("--force", help="Promote even if the challenger is worse.")
     ] = False,
     model: Annotated[
-        list[str] | None, typer.Option("--model", help="Model key(s); default: all.")
+        list[str] | None,
+        typer.Option(
+            "--key",
+            "--model",
+            help="Model key(s): default_risk, dispute_risk, policy; default: all. "
+            "(--model is the former spelling.)",
+        ),
     ] = None,
     note: Annotated[str, typer.Option("--note", help="Why (recorded with the promotion).")] = "",
     who: Annotated[
@@ -167,7 +216,7 @@ def promote(
     keys = tuple(model) if model else registry.ALL_MODELS
     unknown = [k for k in keys if k not in registry.ALL_MODELS]
     if unknown:
-        _fail(f"--model: unknown model(s) {unknown}; choose among {list(registry.ALL_MODELS)}", 2)
+        _fail(f"--key: unknown model(s) {unknown}; choose among {list(registry.ALL_MODELS)}", 2)
     for d in registry.promote(keys, force=force, who=who, note=note):
         if d.champion is None and d.challenger is None:
             typer.echo(f"{d.key}: no version registered yet (run `scoring train --data DIR`)")
@@ -184,15 +233,14 @@ def batch(
         str, typer.Option("--as-of", help="Instant of the decisions, ISO 8601 with offset.")
     ],
     output: Annotated[Path, typer.Option("--output", help="Output file, .parquet or .csv.")],
-    alias: Annotated[
-        str, typer.Option("--alias", help="Registry alias of the models to use.")
-    ] = "champion",
-    lang: Annotated[str, typer.Option("--lang", help="Language of the reasons: fr or en.")] = "fr",
+    alias: AliasOpt = "champion",
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the reasons.")] = Lang.fr,
     explore: Annotated[
         bool,
         typer.Option(help="Sample actions (logged propensities); --no-explore takes the best."),
     ] = True,
-    engine: Annotated[str, typer.Option("--engine", help="local (in-process) or dask.")] = "local",
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    engine: EngineOpt = Engine.local,
     scheduler: Annotated[
         str | None,
         typer.Option("--scheduler", help="Dask scheduler address (default: a local cluster)."),
@@ -205,20 +253,15 @@ def batch(
     """Decide for every case of a data set at an instant and write one row per case."""
     from scoring.batch import run_batch
     from scoring.contract import ContractError
+    from scoring.registry import RegistryError
 
-    if lang not in ("fr", "en"):
-        _fail(f"--lang must be fr or en, not {lang!r}", 2)
     try:
         out = run_batch(
-            data, as_of, output, alias=alias, lang=lang, explore=explore, engine=engine,
-            scheduler=scheduler, partitions=partitions,
+            data, as_of, output, alias=alias, lang=lang.value, explore=explore,
+            engine=engine.value, scheduler=scheduler, partitions=partitions, progress=progress,
         )  # fmt: skip
-    except (ContractError, ValueError, FileNotFoundError) as exc:
+    except (ContractError, ValueError, FileNotFoundError, RegistryError) as exc:
         _fail(str(exc))
-    except Exception as exc:  # registry errors: no champion yet, unreachable server
-        if "alias" in str(exc).lower() or "not found" in str(exc).lower():
-            _fail(f"no model under alias {alias!r}: run `scoring train` first ({exc})")
-        raise
     mix = out["action"].value_counts().to_dict() if len(out) else {}
     typer.echo(f"wrote {output}: {len(out):,} cases; actions {mix}")
 
@@ -247,6 +290,7 @@ def kpis(
         bool,
         typer.Option(help="Also compute the KPIs of the service's decisions (audit trail)."),
     ] = True,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Collection KPIs per month and segment next to their targets, as tables and a chart."""
     from scoring.contract import ContractError, load_tables
@@ -276,7 +320,7 @@ def kpis(
             engine.dispose()
     if tables is None and (decisions is None or decisions.empty):
         _fail("the audit trail holds no decision yet; give --data DIR")
-    res = write_kpi_report(tables, out, cfg, decisions)
+    res = write_kpi_report(tables, out, cfg, decisions, progress=progress)
     for key, title in (("summary", "data set"), ("audit_summary", "service decisions")):
         if key not in res:
             continue
@@ -297,7 +341,12 @@ def kpis(
 @app.command()
 def report(
     model: Annotated[
-        str, typer.Option("--model", help="Registry alias of the models to report on.")
+        str,
+        typer.Option(
+            "--alias",
+            "--model",
+            help="Registry alias of the models to report on (--model is the former spelling).",
+        ),
     ] = "champion",
     out: Annotated[Path, typer.Option("--out", help="Output HTML file.")] = Path("report.html"),
     data: Annotated[
@@ -308,6 +357,7 @@ def report(
             "models were trained on, if it is still there.",
         ),
     ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     threshold: Annotated[
         float | None,
         typer.Option(
@@ -321,16 +371,65 @@ def report(
 ) -> None:
     """Write the self-contained compliance report (HTML, opens offline)."""
     from scoring.compliance_report import ReportError, build_report
+    from scoring.registry import RegistryError
 
     try:
-        path = build_report(model, out, data_dir=data, threshold=threshold)
-    except (ReportError, ValueError, FileNotFoundError) as exc:
+        path = build_report(model, out, data_dir=data, threshold=threshold, progress=progress)
+    except (ReportError, ValueError, FileNotFoundError, RegistryError) as exc:
         _fail(str(exc))
-    except Exception as exc:  # registry errors: no such alias, unreachable server
-        if "alias" in str(exc).lower() or "not found" in str(exc).lower():
-            _fail(f"no model under alias {model!r}: run `scoring train` first ({exc})")
-        raise
     typer.echo(f"wrote {path}")
+
+
+@app.command()
+def models() -> None:
+    """The champion and challenger of every model: version, registration date, test metrics,
+    who promoted it."""
+    import pandas as pd
+
+    from scoring import registry
+
+    registry.setup_mlflow()
+    try:
+        table = registry.models_overview()
+    except registry.RegistryError as exc:
+        _fail(str(exc))
+    shown = table.dropna(axis=1, how="all").fillna("-")
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        typer.echo(shown.to_string(index=False))
+    if table["version"].isna().all():
+        typer.echo("(nothing registered yet: run `scoring train --data DIR`)")
+
+
+keys_app = typer.Typer(help="API keys of the HTTP service.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+class Role(StrEnum):
+    scoring = "scoring"
+    compliance = "compliance"
+    admin = "admin"
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="Name of the key (shown in the audit).")],
+    role: Annotated[
+        list[Role], typer.Option("--role", help="Role(s) of the key (repeat for several).")
+    ],
+) -> None:
+    """Create an API key in the key file (SCORING_API_KEYS_FILE or <home>/api_keys.yaml) and
+    print it once: only its SHA-256 hash is stored."""
+    from scoring.api.auth import KeyConfigError, add_key, key_file_path
+    from scoring.settings import get_settings
+
+    path = key_file_path(get_settings())
+    try:
+        plain = add_key(path, name, [r.value for r in role])
+    except KeyConfigError as exc:
+        _fail(str(exc), 2)
+    typer.echo(f"created key {name!r} ({'+'.join(r.value for r in role)}) in {path}")
+    typer.echo(plain)
+    typer.echo("(shown this once; send it in the X-API-Key header)", err=True)
 
 
 def main() -> None:  # pragma: no cover

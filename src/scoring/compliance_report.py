@@ -778,7 +778,30 @@ def section_reasons(inp: ReportInputs) -> Section:
                 f"{key}: the 15 most frequent reason codes.",
             )
         )
+        parts.append(
+            html_figure(
+                plot_waterfall(inp.bundle, inp.evaluation, key),
+                f"{_NAME}.plot_waterfall",
+                f"{key}: how one case's score is explained (the case with the highest "
+                "probability on the test period): from the base value to its raw score, one "
+                "bar per feature contribution (log-odds), with the case's values.",
+            )
+        )
     return Section("reasons", "Distribution of reason codes", "".join(parts), {"reasons": dist})
+
+
+def plot_waterfall(bundle, ev: Evaluation, key: str) -> str:
+    """SHAP waterfall of the highest-scored case of the evaluation (base64 PNG)."""
+    from scoring.reporting import shap_waterfall_figure
+
+    model = bundle.risk_models[key]
+    i = int(np.argmax(ev.frame[f"p_{key}"].to_numpy()))
+    row = ev.X.iloc[[i]]
+    contrib, base = model.contributions(row)
+    fig = shap_waterfall_figure(
+        contrib[0], float(np.ravel(base)[0]), row[model.feature_names].iloc[0], f"{key}: one case"
+    )
+    return _png(fig)
 
 
 def section_actions(inp: ReportInputs) -> Section:
@@ -961,8 +984,10 @@ def gather_inputs(
     )
 
 
-def build_sections(inp: ReportInputs) -> list[Section]:
+def build_sections(inp: ReportInputs, progress: bool = False) -> list[Section]:
     """Every section, in order."""
+    from scoring.progress import bar
+
     tables = metrics_tables(inp.evaluation, inp.thresholds) if inp.evaluation else {}
     builders: list[Callable[[], Section]] = [
         lambda: section_models(inp),
@@ -974,7 +999,7 @@ def build_sections(inp: ReportInputs) -> list[Section]:
         lambda: section_kpis(inp),
         lambda: section_promotions(inp),
     ]
-    return [b() for b in builders]
+    return [b() for b in bar(builders, "report sections", progress, unit="section")]
 
 
 def build_report(
@@ -983,6 +1008,7 @@ def build_report(
     data_dir: str | Path | None = None,
     threshold: float | None = None,
     inputs: ReportInputs | None = None,
+    progress: bool = False,
     **kwargs: Any,
 ) -> Path:
     """Write the compliance report of the models under ``alias`` to ``out`` (HTML).
@@ -990,7 +1016,7 @@ def build_report(
     ``inputs`` (from :func:`gather_inputs`) skips loading; ``kwargs`` go to :func:`gather_inputs`.
     """
     inp = inputs or gather_inputs(alias, data_dir, threshold, **kwargs)
-    sections = build_sections(inp)
+    sections = build_sections(inp, progress)
     meta = {
         "generated at (UTC)": inp.generated_at,
         "alias": alias,

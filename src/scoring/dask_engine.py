@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.cases import as_of_day, build_cases, open_invoice_mask
+from scoring.progress import gather
 
 
 @contextmanager
@@ -73,6 +74,7 @@ def batch_on_dask(
     partitions: int | None = None,
     lang: str = "fr",
     explore: bool = True,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Decisions for every case at ``as_of``, computed on the workers of ``client``."""
     ids = case_debtors(tables, as_of)
@@ -94,5 +96,5 @@ def batch_on_dask(
         _decide_partition, [tables_f] * len(chunks), [bundle_f] * len(chunks), [as_of] * len(chunks), chunks,
         [lang] * len(chunks), [explore] * len(chunks), pure=False,
     )  # fmt: skip
-    frames: list[Any] = client.gather(futures)
+    frames: list[Any] = gather(client, futures, "deciding (dask)", progress)
     return pd.concat([f for f in frames if len(f)], ignore_index=True)

@@ -26,6 +26,40 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 PROMOTION_TAG_PREFIX = "promotion."
 
 
+class RegistryError(RuntimeError):
+    """The model registry could not answer (base of the registry's errors)."""
+
+
+class ModelNotFound(RegistryError):
+    """No version of a model under an alias (or no such registered model)."""
+
+    def __init__(self, key: str, alias: str, detail: str = "") -> None:
+        self.key, self.alias = key, alias
+        super().__init__(
+            f"no version of {key} under the alias {alias!r} (run `scoring train`)"
+            + (f": {detail}" if detail else "")
+        )
+
+
+class RegistryUnavailable(RegistryError):
+    """The tracking server or store cannot be reached or read."""
+
+
+def _registry_call(key: str, alias: str, fn):
+    """``fn()``, with MLflow's errors turned into :class:`ModelNotFound` (the resource does
+    not exist) or :class:`RegistryUnavailable` (anything else)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return fn()
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            raise ModelNotFound(key, alias, exc.message.splitlines()[0]) from exc
+        raise RegistryUnavailable(f"model registry: {exc.message.splitlines()[0]}") from exc
+    except (OSError, ConnectionError) as exc:
+        raise RegistryUnavailable(f"model registry unreachable: {exc}") from exc
+
+
 def setup_mlflow(settings: Settings | None = None):
     """Point MLflow at the embedded SQLite store under ``models/`` or ``MLFLOW_TRACKING_URI``.
 
@@ -348,13 +382,14 @@ class LoadedModel:
 
 
 def resolve(key: str, alias: str) -> LoadedModel:
-    """Download the artifact of ``NAME@alias`` and return where it is."""
+    """Download the artifact of ``NAME@alias`` and return where it is; :class:`ModelNotFound`
+    when there is none, :class:`RegistryUnavailable` when the registry cannot answer."""
     import mlflow
     from mlflow import MlflowClient
 
     client = MlflowClient()
     name = registered_name(key)
-    mv = client.get_model_version_by_alias(name, alias)
+    mv = _registry_call(key, alias, lambda: client.get_model_version_by_alias(name, alias))
     local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{mv.version}"))
     candidates = list(local.rglob(f"{key}.json"))
     if not candidates:
@@ -394,6 +429,39 @@ def not_trained_reason(key: str, loaded) -> str | None:
         if why:
             return why
     return None
+
+
+#: version tags shown by ``scoring models`` (when a version has them)
+OVERVIEW_TAGS = (
+    "test_roc_auc", "test_brier", "test_ece", "ope_dr_value", "ope_dr_ci_low", "ope_dr_ci_high",
+    "trees", "learner", "promoted_at", "promoted_by",
+)  # fmt: skip
+
+
+def models_overview(aliases: tuple[str, ...] = (CHAMPION, CHALLENGER)) -> pd.DataFrame:
+    """One row per model and alias: the version behind it, when it was registered, its test
+    metrics (version tags) and who promoted it. A model without the alias has an empty row."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    rows = []
+    for key in ALL_MODELS:
+        name = registered_name(key)
+        for alias in aliases:
+            row: dict = {"model": key, "alias": alias, "version": None, "registered": None}
+            try:
+                mv = client.get_model_version_by_alias(name, alias)
+            except Exception:  # noqa: BLE001 - no such model or alias: an empty row
+                rows.append(row)
+                continue
+            row["version"] = int(mv.version)
+            row["registered"] = dt.datetime.fromtimestamp(
+                mv.creation_timestamp / 1000, dt.UTC
+            ).isoformat(timespec="seconds")
+            row.update({t: mv.tags.get(t) for t in OVERVIEW_TAGS if t in mv.tags})
+            rows.append(row)
+    cols = ["model", "alias", "version", "registered", *OVERVIEW_TAGS]
+    return pd.DataFrame(rows).reindex(columns=cols)
 
 
 def alias_versions(keys: tuple[str, ...], alias: str) -> dict[str, int | None]:

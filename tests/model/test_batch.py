@@ -107,3 +107,19 @@ def test_training_on_dask(tmp_path, monkeypatch):
     assert res.model.info["valid_auc"] > 0.6
     p = res.model.predict_proba(ts.X.iloc[ts.period("test")])
     assert ((p > 0) & (p < 1)).all()
+
+
+def test_chunked_decisions_are_the_whole_batch(tmp_path, bundle, monkeypatch):
+    """The in-process engine decides in chunks (for its progress bar): the output is the one
+    of a single pass over every case."""
+    import scoring.batch as batch_mod
+    from scoring.cases import build_cases
+    from scoring.contract import load_tables
+    from scoring.service import batch_decisions
+
+    whole = batch_decisions(bundle, build_cases(load_tables(SAMPLE_DIR), pd.Timestamp(AS_OF)))
+    whole["as_of"] = whole["as_of"].astype(str)
+    monkeypatch.setattr(batch_mod, "CHUNK", 7)
+    chunked = run_batch(SAMPLE_DIR, AS_OF, tmp_path / "c.parquet", bundle=bundle, progress=True)
+    assert len(whole) > 3 * 7
+    pd.testing.assert_frame_equal(whole, chunked)

@@ -151,12 +151,48 @@ def write_dev_keys(path: Path) -> dict[str, str] | None:
     return plain
 
 
+def add_key(path: Path, name: str, roles: list[str]) -> str:
+    """Create a key named ``name`` with ``roles`` in the key file ``path`` (created if
+    missing, mode 0600, rewritten atomically); return its plaintext, which is stored nowhere.
+    :class:`KeyConfigError` when the name is taken or a role is unknown."""
+    bad = [r for r in roles if r not in ROLES]
+    if bad or not roles:
+        raise KeyConfigError(f"--role must be among {list(ROLES)}, got {list(roles)}")
+    if not name or not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", name):
+        raise KeyConfigError("--name: 1 to 64 letters, digits, '_', '.', '@' or '-'")
+    existing = parse_key_file(path) if path.exists() else []
+    if any(k.name == name for k in existing):
+        raise KeyConfigError(f"{path}: a key named {name!r} exists already")
+    plain = new_key(roles[0])
+    doc = {
+        "keys": [{"name": k.name, "sha256": k.sha256, "roles": sorted(k.roles)} for k in existing]
+        + [{"name": name, "sha256": hash_key(plain), "roles": list(roles)}]
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".api_keys.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("# API keys of the scoring service (SHA-256 hashes only).\n")
+            yaml.safe_dump(doc, fh, sort_keys=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return plain
+
+
+def key_file_path(settings) -> Path:
+    """The key file in force (``SCORING_API_KEYS_FILE`` or ``<home>/api_keys.yaml``)."""
+    return Path(settings.api_keys_file or Path(settings.home) / "api_keys.yaml")
+
+
 def load_keys(settings) -> KeyStore:
     """The keys in force (see the module docstring for the order)."""
     if settings.api_keys:
         return KeyStore(parse_env_keys(settings.api_keys), "SCORING_API_KEYS")
     explicit = settings.api_keys_file is not None
-    path = Path(settings.api_keys_file or Path(settings.home) / "api_keys.yaml")
+    path = key_file_path(settings)
     if not path.exists():
         if explicit:
             raise KeyConfigError(f"SCORING_API_KEYS_FILE {path} does not exist")

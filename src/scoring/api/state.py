@@ -132,8 +132,9 @@ class BundleHolder:
 
 
 def _explain(exc: Exception, alias: str) -> str:
+    from scoring.registry import ModelNotFound
+
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    low = text.lower()
-    if "alias" in low or "not found" in low or "does not exist" in low:
+    if isinstance(exc, ModelNotFound):
         return f"no models under alias {alias!r} in the registry (run `scoring train`): {text}"
     return f"loading models from alias {alias!r} failed: {type(exc).__name__}: {text}"

@@ -22,6 +22,7 @@ from scoring.models.config import (  # noqa: F401 - load_training_config re-expo
     TrainingConfig,
     load_training_config,
 )
+from scoring.progress import bar, gather
 
 
 class TrainingDataError(ValueError):
@@ -161,13 +162,9 @@ def _build_training_set(
             instant_cases, [tables_f] * len(instants), instants, [cap] * len(instants),
             [seed + i for i in range(len(instants))], pure=False,
         )  # fmt: skip
-        results = client.gather(futures)
+        results = gather(client, futures, "building cases (dask)", progress)
     else:
-        it = instants
-        if progress:
-            from tqdm.auto import tqdm
-
-            it = tqdm(instants, desc="building cases", unit="as_of")
+        it = bar(instants, "building cases", progress, unit="as_of")
         results = [instant_cases(tables, t, cap, seed + i) for i, t in enumerate(it)]
     sets = [cs for cs, _ in results if len(cs)]
     labels = [lab for cs, lab in results if len(cs)]
