@@ -43,6 +43,7 @@ test: install  ## lint, format check, layers contract and the test suite
 	$(BIN)/ruff check src tests training serving benchmarks
 	$(BIN)/ruff format --check src tests training serving benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: install  ## ruff check

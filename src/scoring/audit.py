@@ -337,7 +337,7 @@ class AuditStore:
         }
         with self.engine.begin() as conn:
             res = conn.execute(sa.insert(outcomes).values(**values))
-            return int(res.inserted_primary_key[0]), recorded
+            return int(res.inserted_primary_key[0]), recorded  # type: ignore[index]
 
     def get_decision(self, decision_id: str) -> dict[str, Any] | None:
         """A decision with its outcomes, or None."""

@@ -396,7 +396,7 @@ class CaseSet:
         cols = self._columns[table]
         v = cols.get(name)
         if v is None:
-            v = cols[name] = _canonical(self._frames[table][name], _KINDS[name])
+            v = cols[name] = _canonical(self._frames[table][name], _KINDS[name])  # type: ignore[index]
             v.flags.writeable = False
         return v
 

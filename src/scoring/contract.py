@@ -177,7 +177,7 @@ def _sniff_separator(path: Path) -> str:
     with open(path, encoding="utf-8", errors="replace", newline="") as fh:
         header = fh.readline()
     counts = {c: header.count(c) for c in (",", ";", "\t", "|")}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=counts.get)  # type: ignore[arg-type]
     return best if counts[best] > 0 else ","
 
 

@@ -541,7 +541,7 @@ def feature_arrays(cs: CaseSet) -> dict[str, np.ndarray]:
         po = _num(inv["purchase_order_ref"])
         out["share_no_po_ref"] = _per_case(1.0 - po, ic, n, "mean")
         chan = inv["delivery_channel"]
-        paper = np.where(np.equal(chan, None), np.nan, (chan == "paper").astype(float))
+        paper = np.where(np.equal(chan, None), np.nan, (chan == "paper").astype(float))  # type: ignore[call-overload]
         out["share_paper"] = _per_case(paper, ic, n, "mean")
         disputed = ~np.isnan(_days(inv["dispute_date"])) & np.isnan(
             _days(inv["dispute_resolved_date"])
@@ -616,7 +616,7 @@ def feature_arrays(cs: CaseSet) -> dict[str, np.ndarray]:
     out["days_since_last_contact"] = _per_case(np.where(is_contact, age_days, np.nan), ac, n, "min")
     # actions are sorted by (case, decided_at): the last row per case is the latest
     out["last_action"] = _codes(_last_per_case(action, ac, n), FEATURE_BY_NAME["last_action"])
-    has_outcome = is_contact & np.not_equal(outcome, None)
+    has_outcome = is_contact & np.not_equal(outcome, None)  # type: ignore[call-overload]
     out["last_outcome"] = _codes(
         _last_per_case(outcome[has_outcome], ac[has_outcome], n), FEATURE_BY_NAME["last_outcome"]
     )

@@ -311,7 +311,7 @@ def summary_against_targets(kpis: pd.DataFrame, config: KpiConfig) -> pd.DataFra
                 continue
             v = r[kpi]
             v = None if v is None or pd.isna(v) else float(v)
-            t = config.targets[kpi]
+            t = config.targets[kpi]  # type: ignore[index]
             rows.append(
                 {
                     "segment": r["segment"],
@@ -553,7 +553,7 @@ def kpis_figure(kpis: pd.DataFrame, config: KpiConfig, title: str = "Collection 
             done = g["complete"].to_numpy(dtype=bool)
             ax.plot(xs[done], ys[done], "o", color=color, ms=3)
             ax.plot(xs[~done], ys[~done], "o", mfc="white", color=color, ms=4)
-        t = config.targets.get(kpi)
+        t = config.targets.get(kpi)  # type: ignore[call-overload]
         shown = list(kpis.loc[kpis["complete"].to_numpy(dtype=bool), kpi].dropna() * scale)
         if t is not None and t.value is not None:
             ax.axhline(t.value * scale, color="red", ls="--", lw=1, label=f"target {t.describe()}")

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # --------------------------------------------------------------------------------------
 # Figures: every builder returns a matplotlib Figure that belongs to no pyplot state (no
@@ -38,7 +42,7 @@ def png_base64(fig, dpi: int = 90) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def pyplot_drawn(draw) -> object:
+def pyplot_drawn(draw) -> Figure:
     """Call ``draw()``, a library function that draws on pyplot's current figure (SHAP's
     plots), and return that figure detached from pyplot. Imports pyplot without choosing a
     backend (matplotlib falls back to Agg without a display)."""

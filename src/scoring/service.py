@@ -74,10 +74,10 @@ class Bundle:
                 loaded[key] = registry.resolve(key, alias)
             except Exception as exc:  # noqa: BLE001 - reported below or re-raised
                 errors[key] = exc
-        for key, exc in errors.items():
+        for key, error in errors.items():
             required = require_policy if key == "policy" else require_risk
             if required or not loaded:
-                raise exc
+                raise error
         missing = {k: _why_missing(k, alias, errors[k], loaded.values()) for k in errors}
         for key, why in missing.items():
             logging.getLogger(__name__).warning("%s is not served: %s", key, why)

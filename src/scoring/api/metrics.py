@@ -153,7 +153,7 @@ class Metrics:
             for r, v in sorted(self._reloads.items()):
                 out.append(f"scoring_model_reloads_total{_labels((('result', r),))} {_num(v)}")
             family("scoring_model_version", "gauge", "Registry version of each model in use.")
-            for k, v in sorted(self._versions.items()):
+            for k, v in sorted(self._versions.items()):  # type: ignore[assignment]
                 try:
                     num = _num(float(v))
                 except ValueError:

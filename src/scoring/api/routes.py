@@ -69,6 +69,13 @@ class Services:
     audit: AuditStore | None = None
     batcher: MicroBatcher = field(default_factory=MicroBatcher)
 
+    @property
+    def store(self) -> AuditStore:
+        """The audit store (opened at startup; a request never arrives before it)."""
+        if self.audit is None:
+            raise ApiError(503, None, "the audit trail is not open", "not_ready")
+        return self.audit
+
 
 # --------------------------------------------------------------------------------------
 # Dependencies
@@ -238,7 +245,7 @@ def _score_batch(
     audit trail's background writer."""
     _, _, results = responses.score(bundle, [c for j in jobs for c in j.cases], lang, top_k, full)
     per_job = _split(results, jobs)
-    audit = services.audit
+    audit = services.store
     versions = bundle.model_versions()
     called = now_utc()
     rows = [
@@ -323,7 +330,7 @@ def _decide_batch(
     decision is committed before any response leaves)."""
     cases = [c for j in jobs for c in j.cases]
     results = responses.decide(bundle, cases, lang, top_k, full, explore)
-    audit = services.audit
+    audit = services.store
     decided = now_utc()
     rows = []
     for job, job_cases, rs in zip(jobs, _split(cases, jobs), _split(results, jobs), strict=True):
@@ -392,7 +399,7 @@ def post_outcome(
     """The collection software reports the execution and result of a decision. Several
     reports for one decision are kept; exports use the latest."""
     did = str(report.decision_id)
-    as_of = services.audit.decision_time(did)
+    as_of = services.store.decision_time(did)
     if as_of is None:
         raise ApiError(404, "body.decision_id", "no decision with this id", "not_found")
     if report.executed_at is not None and report.executed_at < as_of:
@@ -404,7 +411,7 @@ def post_outcome(
         )
     values = report.model_dump(exclude={"decision_id"})
     values["api_key"] = request.state.api_key_name
-    oid, recorded = services.audit.add_outcome(did, values)
+    oid, recorded = services.store.add_outcome(did, values)
     return OutcomeRecorded(outcome_id=oid, decision_id=report.decision_id, recorded_at=recorded)
 
 
@@ -426,7 +433,7 @@ def get_decision(
     services: ServicesDep,
 ) -> DecisionRecord:
     """Compliance role. Debtor ids appear only as keyed hashes."""
-    d = services.audit.get_decision(str(decision_id))
+    d = services.store.get_decision(str(decision_id))
     if d is None:
         raise ApiError(404, "path.decision_id", "no decision with this id", "not_found")
     d.pop("hash_key_id", None)

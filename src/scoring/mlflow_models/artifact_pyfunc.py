@@ -6,7 +6,7 @@ import mlflow.pyfunc
 from mlflow.models import set_model
 
 
-class ArtifactPyfunc(mlflow.pyfunc.PythonModel):
+class ArtifactPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
     def predict(self, context, model_input, params=None):
         raise TypeError("this model is used through the scoring package (scoring batch / the API)")
 

@@ -11,7 +11,7 @@ import pandas as pd
 from mlflow.models import set_model
 
 
-class RiskPyfunc(mlflow.pyfunc.PythonModel):
+class RiskPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
     def load_context(self, context) -> None:
         from scoring.models.risk import RiskModel
 

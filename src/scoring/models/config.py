@@ -63,9 +63,10 @@ class Tuning(FrozenConfig):
 class _Range(FrozenConfig):
     @model_validator(mode="after")
     def _bounds(self):
-        if self.low >= self.high:  # type: ignore[attr-defined]
-            raise ValueError(f"low ({self.low}) must be below high ({self.high})")  # type: ignore[attr-defined]
-        if self.log and self.low <= 0:  # type: ignore[attr-defined]
+        low, high = getattr(self, "low"), getattr(self, "high")  # noqa: B009 - set by subclasses
+        if low >= high:
+            raise ValueError(f"low ({low}) must be below high ({high})")
+        if getattr(self, "log") and low <= 0:  # noqa: B009
             raise ValueError("a log-scale range needs low > 0")
         return self
 

@@ -102,7 +102,7 @@ class RiskModel:
 
     def raw_score(self, X: pd.DataFrame | np.ndarray, num_threads: int = 0) -> np.ndarray:
         """Log-odds of the uncalibrated model."""
-        return self.booster.predict(self.matrix(X), raw_score=True, num_threads=num_threads)
+        return self.booster.predict(self.matrix(X), raw_score=True, num_threads=num_threads)  # type: ignore[return-value]
 
     def predict_proba(self, X: pd.DataFrame | np.ndarray, num_threads: int = 0) -> np.ndarray:
         """Calibrated probability of the label."""
@@ -123,7 +123,7 @@ class RiskModel:
         ``contributions.sum(axis=1) + base`` equals :meth:`raw_score`.
         """
         c = self.booster.predict(self.matrix(X), pred_contrib=True, num_threads=num_threads)
-        return c[:, :-1], c[:, -1]
+        return c[:, :-1], c[:, -1]  # type: ignore[call-overload]
 
     def predict_with_contributions(
         self, X: pd.DataFrame | np.ndarray, num_threads: int = 0
@@ -190,7 +190,7 @@ def _pruning_callback(trial: optuna.Trial, every: int):
         it = env.iteration + 1
         if it % every:
             return
-        for data_name, metric, value, _ in env.evaluation_result_list:
+        for data_name, metric, value, _ in env.evaluation_result_list:  # type: ignore[misc, union-attr]
             if data_name == "valid" and metric == "auc":
                 trial.report(value, step=it)
                 if trial.should_prune():
@@ -305,12 +305,13 @@ def tune_and_fit(
         raise RuntimeError(
             f"{name}: no Optuna trial completed (time budget {budget:.0f} s too short?)"
         )
-    best_auc = max(t.value for t in done)
-    near = [t for t in done if t.value >= best_auc - tol]
-    chosen = min(near, key=lambda t: (t.user_attrs["leaves"], -t.value))
+    value = {t.number: float(t.value or 0.0) for t in done}  # COMPLETE trials have a value
+    best_auc = max(value.values())
+    near = [t for t in done if value[t.number] >= best_auc - tol]
+    chosen = min(near, key=lambda t: (t.user_attrs["leaves"], -value[t.number]))
     booster = boosters[chosen.number]
     raw_calib = booster.predict(prepare(X_calib, feature_names, vocab))
-    calibrator = fit_calibrator(raw_calib, y_calib, config.calibration.method)
+    calibrator = fit_calibrator(raw_calib, y_calib, config.calibration.method)  # type: ignore[arg-type]
     trials_df = study.trials_dataframe(
         attrs=("number", "value", "state", "params", "user_attrs", "duration")
     )
@@ -319,7 +320,7 @@ def tune_and_fit(
     params = {**fixed, **chosen.params}
     params.pop("monotone_constraints", None)
     info = {
-        "valid_auc": float(chosen.value),
+        "valid_auc": float(chosen.value),  # type: ignore[arg-type]
         "best_valid_auc": float(best_auc),
         "chosen_trial": chosen.number,
         "n_trials_complete": len(done),

@@ -62,7 +62,7 @@ def lookup_true_value(
                 continue
             tr = contact_t.loc[key]
         rows.append(
-            (
+            (  # type: ignore[arg-type]
                 r.debtor_id,
                 r.action,
                 float(tr["expected_reward"]),

@@ -140,7 +140,7 @@ class ReliableCustomerRule(_Frozen):
 
     def as_cap(self) -> CapRule:
         """The contact-frequency part as a :class:`CapRule`."""
-        return CapRule(
+        return CapRule(  # type: ignore[call-arg]
             enabled=self.enabled,
             window_days=self.window_days,
             max_contacts=self.max_contacts,

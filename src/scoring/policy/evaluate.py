@@ -145,8 +145,8 @@ def policy_value(policy, decisions, Q: np.ndarray, n_boot: int = 300, seed: int 
         n_boot=n_boot,
         seed=seed,
     )
-    est["action_mix"] = {a: float(P[:, j].mean()) for j, a in enumerate(ACTIONS)}
-    est["terms"] = dr_terms(
+    est["action_mix"] = {a: float(P[:, j].mean()) for j, a in enumerate(ACTIONS)}  # type: ignore[assignment]
+    est["terms"] = dr_terms(  # type: ignore[assignment]
         reward,
         decisions.log["propensity"].to_numpy(dtype=float, na_value=np.nan),
         P[np.arange(n), code],
@@ -155,7 +155,7 @@ def policy_value(policy, decisions, Q: np.ndarray, n_boot: int = 300, seed: int 
     )
     # importance-weighted rewards alone: their paired differences do not involve Q, so they
     # cannot favour a policy built from models that resemble the outcome model
-    est["ips_terms"] = dr_terms(
+    est["ips_terms"] = dr_terms(  # type: ignore[assignment]
         reward,
         decisions.log["propensity"].to_numpy(dtype=float, na_value=np.nan),
         P[np.arange(n), code],
@@ -170,7 +170,7 @@ def _crossfit_q_with(late, early, config, folds: int, seed: int) -> np.ndarray:
     from scoring.policy.history import LoggedDecisions
 
     both = LoggedDecisions(
-        None,  # the outcome model reads only the features and the log
+        None,  # type: ignore[arg-type]  # the outcome model reads only the features and the log
         pd.concat([early.X, late.X], ignore_index=True),
         pd.concat([early.log, late.log], ignore_index=True),
     )

@@ -155,7 +155,7 @@ def _train(
 
 def _predict(m: lgb.Booster | float, X: np.ndarray, num_threads: int = 0) -> np.ndarray:
     if isinstance(m, lgb.Booster):
-        return m.predict(X, num_threads=num_threads)
+        return m.predict(X, num_threads=num_threads)  # type: ignore[return-value]
     return np.full(len(X), float(m))
 
 
@@ -245,7 +245,7 @@ class EffectModel:
             return _load(v)
 
         kind = LEARNER_CLASSES[d["name"]]
-        if kind.from_dict.__func__ is not EffectModel.from_dict.__func__:
+        if kind.from_dict.__func__ is not EffectModel.from_dict.__func__:  # type: ignore[attr-defined]
             return kind.from_dict(d)
         return kind(d["name"], load(d["models"]), d["not_reached"], d.get("info", {}))
 

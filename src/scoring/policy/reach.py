@@ -154,11 +154,11 @@ def _kernel_sums(
     same = ev.weekday[e] == weekday[q]
     dh = ev.hour[e] - hour[q]
     w = np.exp(-0.5 * (dh / sigma) ** 2) * np.where(same, 1.0, lam)
-    sw = np.bincount(q, weights=w, minlength=n)
-    swy = np.bincount(q, weights=w * ev.reached[e], minlength=n)
+    sw = np.bincount(q, weights=w, minlength=n)  # type: ignore[assignment]
+    swy = np.bincount(q, weights=w * ev.reached[e], minlength=n)  # type: ignore[assignment]
     near = same & (np.abs(dh) <= 2.0)
-    near_n = np.bincount(q, weights=near.astype(float), minlength=n)
-    near_y = np.bincount(q, weights=(near * ev.reached[e]), minlength=n)
+    near_n = np.bincount(q, weights=near.astype(float), minlength=n)  # type: ignore[assignment]
+    near_y = np.bincount(q, weights=(near * ev.reached[e]), minlength=n)  # type: ignore[assignment]
     return sw, swy, near_n, near_y
 
 
@@ -240,7 +240,7 @@ class ReachModel:
             ),
             axis=-1,
         ).reshape(-1, 5)
-        pred = b.predict(grid).reshape(table.shape)
+        pred = b.predict(grid).reshape(table.shape)  # type: ignore[union-attr]
         for a in known_actions:
             table[:, ACTIONS.index(a)] = np.clip(pred[:, ACTIONS.index(a)], 0.005, 0.995)
         info.update(

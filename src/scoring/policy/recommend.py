@@ -136,14 +136,14 @@ class Policy:
         refit: bool = True,
         prior: str = "ensemble",
     ) -> None:
-        self.config = config
+        self.config: PolicyConfig = config if config is not None else load_policy_config()
         self.prior = prior
         self.learner = learner
         self.per_debtor_reach = per_debtor_reach
         self.candidates = candidates
         self.valid_fraction = valid_fraction
         self.refit = refit
-        self.legacy_ = None
+        self.legacy_: Any = None
 
     # -- parameters -----------------------------------------------------------------
     def _validate(self) -> PolicyConfig:
@@ -573,7 +573,7 @@ def tone(action: np.ndarray, max_dpd: np.ndarray, n_formal: np.ndarray) -> np.nd
     """Template tone: preventive before the due date, firm from 30 days or after a formal notice."""
     firm = (np.asarray(max_dpd) >= 30) | (np.asarray(n_formal) > 0) | np.isin(action, HARSH)
     t = np.where(np.asarray(max_dpd) <= 0, "preventive", np.where(firm, "firm", "amicable"))
-    return np.where(np.asarray(action) == "wait", None, t)
+    return np.where(np.asarray(action) == "wait", None, t)  # type: ignore[call-overload]
 
 
 def installments(action: np.ndarray, open_amount: np.ndarray, segment: np.ndarray) -> np.ndarray:

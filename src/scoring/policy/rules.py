@@ -112,8 +112,8 @@ def _action_vector(spec: ActionSet | tuple[str, ...]) -> np.ndarray:
 
 def action_codes(actions: pd.Series | np.ndarray) -> np.ndarray:
     """Index into :data:`ACTIONS` of each action (raises on an unknown action)."""
-    if isinstance(actions.dtype, pd.CategoricalDtype) and tuple(actions.cat.categories) == ACTIONS:
-        codes = actions.cat.codes.to_numpy()
+    if isinstance(actions.dtype, pd.CategoricalDtype) and tuple(actions.cat.categories) == ACTIONS:  # type: ignore[union-attr]
+        codes = actions.cat.codes.to_numpy()  # type: ignore[union-attr]
     elif len(actions) <= 64:  # a few rows (the API): a dictionary lookup beats pandas
         values = actions if isinstance(actions, np.ndarray) else actions.to_numpy(dtype=object)
         codes = np.array([_ACTION_INDEX.get(a, -1) for a in values], dtype=np.int64)
@@ -135,7 +135,7 @@ def _hours_table(rule: HoursRule) -> np.ndarray:
     table = np.zeros((2, 7, 24 * 60), dtype=bool)
     days = [WEEKDAYS.index(d) for d in rule.weekdays]
     for s, seg in enumerate(("B2B", "B2C")):
-        for start, end in rule.hours[seg]:
+        for start, end in rule.hours[seg]:  # type: ignore[index]
             table[s, days, parse_hhmm(start) : parse_hhmm(end)] = True
     return table
 

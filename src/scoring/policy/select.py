@@ -75,7 +75,7 @@ def select_learner(history, config: PolicyConfig, template, progress: bool = Fal
     data = arm_data(early, reach)
     ope_config = config.with_overrides({"slots": {"hours": list(OPE_SLOT_HOURS)}})
     Q = crossfit_q(late, config, earlier=early)
-    rows, fitted, terms, ips_terms = [], {}, {}, {}
+    rows, fitted, terms, ips_terms = [], {}, {}, {}  # type: ignore[var-annotated]
     # the ensemble last: it reuses its members when they are candidates too
     names = sorted(template.candidates, key=lambda c: c == "ensemble")
     if progress:

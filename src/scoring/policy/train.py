@@ -119,8 +119,8 @@ def train_policy(
         "ope_dr_ci_high": f"{est['dr_ci_high']:.6f}",
         "ope_logging_value": f"{est['logging']:.6f}",
         "ope_period_from": str(test_start),
-        "learner": policy.info_["learner"],
-        "config_version": config.version,
+        "learner": str(policy.info_["learner"]),
+        "config_version": str(config.version),
     }
     if champ_est is not None:
         tags["gate_champion_dr_value"] = f"{champ_est['dr']:.6f}"

@@ -87,9 +87,9 @@ def value_matrix(X: pd.DataFrame | Mapping[str, np.ndarray], slots: pd.DataFrame
     feature arrays of :func:`scoring.features.feature_arrays` (faster)."""
     vocab = _vocab()
     cats = {c: vocab[c] for c in CATEGORICAL}
-    cases = None if isinstance(X, pd.DataFrame) else feature_matrix(X, list(FEATURE_NAMES), cats)
+    cases = None if isinstance(X, pd.DataFrame) else feature_matrix(X, list(FEATURE_NAMES), cats)  # type: ignore[arg-type]
     if cases is None:
-        cases = as_matrix(X if isinstance(X, pd.DataFrame) else frame(X), FEATURE_NAMES, cats)
+        cases = as_matrix(X if isinstance(X, pd.DataFrame) else frame(X), FEATURE_NAMES, cats)  # type: ignore[arg-type]
     index = {a: i for i, a in enumerate(vocab["action"])}
     action = np.array([index.get(a, np.nan) for a in slots["action"]], dtype=np.float64)
     rest = [slots[c].to_numpy(dtype=np.float64) for c in SLOT_FEATURES if c != "action"]
@@ -238,7 +238,7 @@ class ActionValueModel:
 
         def pred(key: str) -> np.ndarray:
             if key in self.boosters:
-                return self.boosters[key].predict(F, num_threads=num_threads)
+                return self.boosters[key].predict(F, num_threads=num_threads)  # type: ignore[return-value]
             return np.full(len(F), float(self.info.get(f"{key}_constant", 0.0)))
 
         return pd.DataFrame(
@@ -262,7 +262,7 @@ class ActionValueModel:
         idx = (((seg * (len(ACTIONS) - 1) + act) * 7 + wd) * 24 + hr) * 4 + bucket
         valid = (seg >= 0) & (act >= 0)
         out = np.full(len(idx), 0.5)
-        out[valid] = t["p_reach"].to_numpy()[idx[valid]]
+        out[valid] = t["p_reach"].to_numpy()[idx[valid]]  # type: ignore[index]
         return out
 
     # -- persistence ---------------------------------------------------------------

@@ -50,7 +50,7 @@ class Calendar:
             z = ZoneInfo(tz)
             offs[j] = [
                 int(
-                    dt.datetime(d.year, d.month, d.day, 12, tzinfo=z).utcoffset().total_seconds()
+                    dt.datetime(d.year, d.month, d.day, 12, tzinfo=z).utcoffset().total_seconds()  # type: ignore[union-attr]
                     // 60
                 )
                 for d in days

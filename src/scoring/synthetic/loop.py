@@ -375,7 +375,7 @@ def _parse(out, ids: list[str]) -> dict[str, np.ndarray]:
         propensity=prop,
         max_propensity=maxp,
         given=given,
-        extra=int(len(out) - len(rows)),
+        extra=int(len(out) - len(rows)),  # type: ignore[dict-item]
     )
 
 

@@ -164,7 +164,7 @@ class SyntheticWorld:
         if self.extra_days:
             from .loop import Branch
 
-            self._live = Branch(st, log)
+            self._live = Branch(st, log)  # type: ignore[assignment]
 
     def _build_tables(
         self, st: State, log: Log, last_day: int | None = None, before_s: int | None = None
@@ -571,7 +571,7 @@ class SyntheticWorld:
                 [pd.Timestamp(s).tz_convert("UTC").value // 10**9 for s in slots], dtype=np.int64
             )
             s_day, s_min = self._local_slot(uniq[:, None], stamps[None, :])
-        n_slots = s_day.shape[1]
+        n_slots = s_day.shape[1]  # type: ignore[misc]
         var_act, var_slot = [], []
         for a in acts:
             if a == WAIT:
@@ -580,8 +580,8 @@ class SyntheticWorld:
             else:
                 var_act += [a] * n_slots
                 var_slot += list(range(n_slots))
-        var_act = np.array(var_act, np.int64)
-        var_slot = np.array(var_slot, np.int64)
+        var_act = np.array(var_act, np.int64)  # type: ignore[assignment]
+        var_slot = np.array(var_slot, np.int64)  # type: ignore[assignment]
         nv = len(var_act)
         n = len(uniq)
         # one variant per (debtor, action, slot), debtor-major
@@ -894,7 +894,7 @@ class SyntheticWorld:
             > as_of_s
         )
         f, fp = f & late_any, fp & late_ph
-        al[:, 1:] &= f.any(axis=1)[:, None]
+        al[:, 1:] &= f.any(axis=1)[:, None]  # type: ignore[index]
         al[:, PHONE] &= fp.any(axis=1)
         act = self.sim.ladder(st, D, t, agg, al)
         act = np.where(agg["has_case"], act, WAIT)
