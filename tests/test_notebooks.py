@@ -31,7 +31,7 @@ def test_notebook_runs(name, trained, monkeypatch):
         "nbclient", reason="nbclient is not installed (pip install -e '.[dev]')"
     )
     import nbformat
-    from conftest import SAMPLE_DIR
+    from support import SAMPLE_DIR
 
     monkeypatch.setenv("SCORING_NOTEBOOK_DATA", str(SAMPLE_DIR))
     monkeypatch.setenv("MPLBACKEND", "Agg")

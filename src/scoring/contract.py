@@ -17,6 +17,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+#: Time zone whose calendar day defines "known before as_of" for dated facts.
+REFERENCE_TZ = "Europe/Paris"
+#: An invoice is open when due within this many days or already due (CONTRACT §3).
+DUE_HORIZON_DAYS = 15
+#: Labels look this far ahead (CONTRACT §3).
+LABEL_HORIZON_DAYS = 90
+REWARD_HORIZON_DAYS = 14
+#: Recent actions kept in a case.
+RECENT_ACTION_DAYS = 180
+
+
 #: plausibility bound on any amount in EUR (an invoice, a credit limit, a year's payments):
 #: above it an input is a mistake, and sums of such values would overflow
 MAX_AMOUNT = 1e11

@@ -16,7 +16,8 @@ from scoring.contract import fingerprint, load_tables
 from scoring.models.config import TrainingConfig, default_training_path, load_training_config
 from scoring.models.dataset import TrainingDataError, TrainingSet, build_training_set
 from scoring.models.metrics import flat_metrics, metrics_by_group
-from scoring.models.risk import RiskModel, tune_and_fit
+from scoring.models.risk import RiskModel
+from scoring.models.tuning import tune_and_fit
 
 log = logging.getLogger(__name__)
 

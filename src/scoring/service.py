@@ -13,21 +13,11 @@ import numpy as np
 import pandas as pd
 
 from scoring.cases import CaseSet
-from scoring.explain import Reason, reasons_summary, top_reasons
+from scoring.explain import Reason, top_reasons
 from scoring.features import feature_arrays, feature_matrix, frame, unknown_values
 from scoring.models.risk import RiskModel
 from scoring.policy.recommend import Policy
-
-#: Risk grades by calibrated default probability (upper bounds).
-GRADES = (("A", 0.02), ("B", 0.05), ("C", 0.15), ("D", 0.35), ("E", 1.01))
-
-
-def risk_grade(p: np.ndarray) -> np.ndarray:
-    bounds = np.array([b for _, b in GRADES])
-    letters = np.array([g for g, _ in GRADES])
-    return letters[
-        np.searchsorted(bounds, np.asarray(p, dtype=float), side="right").clip(0, len(GRADES) - 1)
-    ]
+from scoring.presentation import local_iso, reason_line, risk_grade
 
 
 @dataclass
@@ -200,47 +190,8 @@ def batch_decisions(
     return out
 
 
-#: Prefix of each model's part of the one-line reasons, by language.
-REASON_PREFIX = {
-    "fr": {"default_risk": "Risque de défaut : ", "dispute_risk": "Risque de litige : "},
-    "en": {"default_risk": "Default risk: ", "dispute_risk": "Dispute risk: "},
-}
-#: Said in place of a missing model's reasons.
-NOT_SERVED = {"fr": "modèle non disponible", "en": "model not available"}
-
-
-def reason_line(per_model: dict[str, list[Reason]], lang: str) -> str:
-    """One line of reasons for a case: each risk model's top reasons after its prefix (a model
-    missing from ``per_model`` is said to be unavailable)."""
-    pre = REASON_PREFIX.get(lang, REASON_PREFIX["en"])
-    return " | ".join(
-        f"{pre[key]}{reasons_summary(per_model[key], lang) if key in per_model else NOT_SERVED.get(lang, NOT_SERVED['en'])}"
-        for key in pre
-    )
-
-
 def reason_lines(bundle: Bundle, s: Scores, lang: str, k: int) -> list[str]:
     """:func:`reason_line` of every case of ``s``."""
     per = {key: s.reasons(bundle, key, k, lang) for key in bundle.risk_models}
     n = len(next(iter(s.arrays.values()))) if s.arrays else 0
     return [reason_line({key: r[i] for key, r in per.items()}, lang) for i in range(n)]
-
-
-def local_iso(utc: pd.Series, departments: np.ndarray) -> list[str | None]:
-    """ISO 8601 strings with the debtor's local offset (None for NaT), one pass per time zone."""
-    from scoring.calendar import time_zone
-
-    t = pd.Series(pd.to_datetime(pd.Series(utc), utc=True).to_numpy(), dtype="datetime64[ns, UTC]")
-    deps = np.asarray(departments, dtype=object)
-    zone_of = {d: time_zone(str(d)) for d in pd.unique(deps)}
-    zone = np.array([zone_of[d] for d in deps])
-    out = np.full(len(t), None, dtype=object)
-    for z in np.unique(zone):
-        idx = np.flatnonzero((zone == z) & t.notna().to_numpy())
-        if len(idx):
-            local = t.iloc[idx].dt.tz_convert(z)
-            text = local.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(
-                r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True
-            )
-            out[idx] = text.to_numpy(dtype=object)
-    return out.tolist()

@@ -7,8 +7,7 @@ import stat
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from api_fixtures import *  # noqa: F403 - fixtures
-from api_fixtures import SAMPLE_DIR, case_json, headers
+from api_support import SAMPLE_DIR, case_json, headers
 from fastapi.testclient import TestClient
 
 from scoring.api.app import create_app

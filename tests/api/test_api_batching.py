@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from api_fixtures import *  # noqa: F403 - fixtures
-from api_fixtures import case_json, headers
+from api_support import case_json, headers
 
 
 def _post_concurrently(client, path, bodies):

@@ -6,8 +6,7 @@ import copy
 import uuid
 
 import pytest
-from api_fixtures import *  # noqa: F403 - fixtures
-from api_fixtures import KEYS, case_json, headers
+from api_support import KEYS, case_json, headers
 
 from scoring.api.schemas import EXAMPLE_CASE, MAX_CASES
 from scoring.policy.rules import RULE_IDS

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from api_fixtures import *  # noqa: F403 - fixtures
-from api_fixtures import case_json, headers
+from api_support import case_json, headers
 
 from scoring.cases import Case, CaseSet
 from scoring.features import features

@@ -8,8 +8,7 @@ lazy pytest fixture does not work with pytest 9, so the operations are driven di
 from __future__ import annotations
 
 import pytest
-from api_fixtures import *  # noqa: F403 - fixtures
-from api_fixtures import headers
+from api_support import headers
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings

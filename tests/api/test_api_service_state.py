@@ -10,8 +10,7 @@ import time
 
 import httpx
 import pytest
-from api_fixtures import *  # noqa: F403 - fixtures
-from api_fixtures import headers, keys_env, running_server
+from api_support import headers, keys_env, running_server
 from fastapi.testclient import TestClient
 
 from scoring.api.app import create_app
@@ -266,7 +265,7 @@ def test_no_actions_log_trains_the_risk_models_only_and_serves_them(settings, tm
     from pathlib import Path
 
     import pandas as pd
-    from conftest import SAMPLE_DIR
+    from support import SAMPLE_DIR
 
     from scoring import registry
     from scoring.api.schemas import EXAMPLE_CASE
@@ -314,7 +313,7 @@ def test_no_default_in_the_history_serves_the_other_models(settings, tmp_path):
     from pathlib import Path
 
     import pandas as pd
-    from conftest import SAMPLE_DIR
+    from support import SAMPLE_DIR
 
     from scoring import registry
     from scoring.api.schemas import EXAMPLE_CASE

@@ -9,8 +9,7 @@ import math
 import typing
 from zoneinfo import ZoneInfo
 
-from api_fixtures import *  # noqa: F403 - fixtures
-from api_fixtures import headers
+from api_support import headers
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st

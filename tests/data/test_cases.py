@@ -8,20 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_tables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import tiny_tables
 
-from scoring.cases import (
-    Case,
-    CaseSet,
-    action_rewards,
-    as_of_day,
-    build_cases,
-    case_labels,
-)
+from scoring.cases import Case, CaseSet, as_of_day, build_cases
 from scoring.contract import load_tables, validate_tables
 from scoring.features import FEATURE_NAMES, FEATURES, features
+from scoring.labels import action_rewards, case_labels
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "synthetic" / "sample"
 

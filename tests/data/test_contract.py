@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import tiny_tables
+from support import tiny_tables
 
 from scoring.contract import ContractError, load_tables, validate_tables
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_synthetic import (
+from synthetic_checks import (
     check_contract_validator,
     check_log_contact_caps,
     check_log_days_hours_and_consent,

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow
 import pytest
-from test_synthetic import (
+from synthetic_checks import (
     check_contract_validator,
     check_log_contact_caps,
     check_log_days_hours_and_consent,

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from conftest import tiny_tables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import tiny_tables
 
 from scoring.contract import ContractError, load_tables
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import SAMPLE_DIR
+from support import SAMPLE_DIR
 
 from scoring.batch import BATCH_COLUMNS, run_batch
 
@@ -79,7 +79,7 @@ def test_training_on_dask(tmp_path, monkeypatch):
     from scoring.contract import load_tables
     from scoring.dask_engine import dask_client
     from scoring.models.dataset import build_training_set, load_training_config
-    from scoring.models.risk import tune_and_fit
+    from scoring.models.tuning import tune_and_fit
 
     cfg = load_training_config()
     tables = load_tables(SAMPLE_DIR)

@@ -155,7 +155,7 @@ def test_per_debtor_reach_with_and_without_history():
 def test_selection_picks_the_better_learner(monkeypatch):
     """A learner that ignores the arm (every action worth the same) against the T-learner on a
     world where one action clearly pays: the selection keeps the T-learner."""
-    from test_policy import planted_world
+    from policy_worlds import planted_world
 
     from scoring.policy import learners as L
 

@@ -196,7 +196,7 @@ def test_a_small_portfolio_is_sampled_more_densely():
     """When a period of the time split has too few cases at the configured step, instants are
     sampled every step / 2 days (then / 4 ...) instead of failing: a portfolio of 100
     customers (the public accounts-receivable sample) trains at 7 days instead of 14."""
-    from conftest import SAMPLE_DIR
+    from support import SAMPLE_DIR
 
     from scoring.contract import load_tables
     from scoring.models.dataset import build_training_set, load_training_config

@@ -113,8 +113,8 @@ def test_rule_removals_and_review_summary():
 
 def _api_decisions(trained, tmp_path) -> pd.DataFrame:
     """Decisions and outcomes written through the real HTTP path into a private audit trail."""
-    from conftest import SAMPLE_DIR
     from fastapi.testclient import TestClient
+    from support import SAMPLE_DIR
 
     from scoring.api.app import create_app
     from scoring.cases import build_cases
@@ -144,7 +144,7 @@ def _api_decisions(trained, tmp_path) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def report(trained, tmp_path_factory):
-    from conftest import SAMPLE_DIR
+    from support import SAMPLE_DIR
 
     tmp = tmp_path_factory.mktemp("report")
     audit = _api_decisions(trained, tmp)

@@ -23,8 +23,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from scoring.api.deps import ApiError, Services
 from scoring.api.metrics import Metrics, MetricsMiddleware
-from scoring.api.routes import ApiError, Services, router
+from scoring.api.routes import router
 from scoring.api.schemas import MAX_CASES
 from scoring.api.state import BundleHolder, BundleLoader, VersionProbe
 from scoring.service import Bundle
@@ -193,7 +194,7 @@ class BodyGuard:
             """Each chunk of the body within ``read_timeout`` (a client that trickles its
             body cannot hold a worker), at most ``max_bytes`` in all when undeclared."""
             nonlocal seen, complete
-            from scoring.api.routes import ApiError
+            from scoring.api.deps import ApiError
 
             if complete:  # the body is in: later reads wait for a disconnect, unbounded
                 return await receive()

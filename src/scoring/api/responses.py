@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import uuid
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -24,26 +23,14 @@ from scoring.api.schemas import (
     ScoreResult,
     UnknownValue,
 )
-from scoring.calendar import time_zone, utc_datetimes, utc_ns
+from scoring.calendar import utc_datetimes, utc_ns
 from scoring.cases import Case, CaseSet
 from scoring.explain import Reason
-from scoring.service import Bundle, Scores, reason_line, risk_grade, score_cases
+from scoring.presentation import channel, debtor_zone, reason_line, risk_grade, template
+from scoring.service import Bundle, Scores, score_cases
 
 RISK_KEYS = ("default_risk", "dispute_risk")
 
-#: How each action reaches the debtor.
-CHANNELS: dict[str, str | None] = {
-    "wait": None,
-    "email_reminder": "email",
-    "sms_reminder": "sms",
-    "whatsapp_reminder": "whatsapp",
-    "phone_call": "phone",
-    "letter": "letter",
-    "formal_notice": "registered_letter",
-    "payment_plan_offer": "agent",
-    "dispute_review": "agent",
-    "legal_escalation": "legal",
-}
 NUM_THREADS = 1
 
 
@@ -172,7 +159,7 @@ def decide(
     out = []
     for i, base in enumerate(scored):
         dep = departments[i]
-        zone = ZoneInfo(time_zone(dep))
+        zone = debtor_zone(dep)
         options = [
             ActionOption(
                 action=cols["action"][j],
@@ -195,14 +182,14 @@ def decide(
                 **dict(base),
                 decision_id=uuid.uuid4(),
                 action=action,
-                channel=CHANNELS.get(action),
+                channel=channel(action),
                 scheduled_at=None
                 if row["scheduled_at"] is None
                 else row["scheduled_at"].astimezone(zone),
                 timing_reason=_py(row.get(f"timing_reason_{base.lang}")),
                 p_reach=None if action == "wait" else float(row["p_reach"]),
                 tone=tone,
-                template=f"{action}.{tone}.{base.lang}" if tone else None,
+                template=template(action, tone, base.lang),
                 installments=int(inst) if inst is not None else None,
                 expected_value=float(row["expected_value"]),
                 uplift_vs_wait=_py(float(row["uplift"])) or 0.0,

@@ -7,15 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from scoring.cases import (
-    DUE_HORIZON_DAYS,
-    LABEL_HORIZON_DAYS,
-    CaseSet,
-    build_cases,
-    case_labels,
-    data_end,
-)
+from scoring.cases import DUE_HORIZON_DAYS, LABEL_HORIZON_DAYS, CaseSet, build_cases, data_end
 from scoring.features import features
+from scoring.labels import case_labels
 from scoring.models.config import (  # noqa: F401 - load_training_config re-exported
     PERIODS,
     Sampling,

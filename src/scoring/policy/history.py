@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from scoring.cases import CaseSet, action_rewards, build_cases_at
+from scoring.cases import CaseSet, build_cases_at
 from scoring.contract import ACTIONS
 from scoring.features import features
+from scoring.labels import action_rewards
 from scoring.policy.config import PolicyConfig
 from scoring.policy.reach import REACHED, SEGMENTS, Evidence, dpd_bucket_codes, local_slot
 

@@ -1,0 +1,12 @@
+"""HTTP routes, one module per resource; :data:`router` holds them all, in the order of the
+published API."""
+
+from fastapi import APIRouter
+
+from scoring.api.routes import decisions, scoring, service
+
+router = APIRouter()
+for _module in (scoring, decisions, service):
+    router.include_router(_module.router)
+
+__all__ = ["router"]

@@ -1,0 +1,230 @@
+"""``/score`` and ``/next-action``: scores, explanations and decisions, micro-batched across
+concurrent requests; every decision written to the audit trail before its response. CPU-bound
+endpoints are plain ``def`` (run in the thread pool)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from functools import partial
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from scoring.api import responses
+from scoring.api.deps import (
+    ERRORS,
+    ApiError,
+    BundleDep,
+    Cases,
+    FullQ,
+    LangQ,
+    ScoringKey,
+    Services,
+    ServicesDep,
+    TopKQ,
+    log,
+    request_id,
+)
+from scoring.api.schemas import (
+    NextActionResult,
+    ScoreResult,
+)
+from scoring.audit import now_utc
+from scoring.service import Bundle
+
+router = APIRouter()
+
+
+@router.post(
+    "/score",
+    response_model=ScoreResult | list[ScoreResult],
+    responses=ERRORS,
+    tags=["scoring"],
+    summary="Default and dispute risk of one case or a list, with explanations",
+)
+def post_score(
+    request: Request,
+    response: Response,
+    _key: ScoringKey,
+    bundle: BundleDep,
+    services: ServicesDep,
+    body: Cases,
+    lang: LangQ = None,
+    top_k: TopKQ = 5,
+    full_contributions: FullQ = False,
+) -> Any:
+    """Calibrated probabilities, risk grade, the top-k TreeSHAP contributions of each model
+    (log-odds) with base value and reason texts, model versions, and values never seen in
+    training (scored as unknown). One case in, one object out; a list in, a list out."""
+    rid = request_id(request, response)
+    cases = body if isinstance(body, list) else [body]
+    job = _Job(cases, rid, request.state.api_key_name)
+    results = services.batcher.run(
+        ("score", id(bundle), lang, top_k, full_contributions),
+        partial(_score_batch, services, bundle, lang, top_k, full_contributions),
+        job,
+        len(cases),
+    )
+    return results if isinstance(body, list) else results[0]
+
+
+@dataclass
+class _Job:
+    """One request's share of a micro-batch."""
+
+    cases: list
+    request_id: str
+    api_key: str
+
+
+def _split(results: list, jobs: list[_Job]) -> list[list]:
+    out, i = [], 0
+    for j in jobs:
+        out.append(results[i : i + len(j.cases)])
+        i += len(j.cases)
+    return out
+
+
+def _score_batch(
+    services: Services, bundle: Bundle, lang, top_k: int, full: bool, jobs: list[_Job]
+) -> list[list]:
+    """/score for the requests of a micro-batch: one scoring pass; the call summaries go to the
+    audit trail's background writer."""
+    _, _, results = responses.score(bundle, [c for j in jobs for c in j.cases], lang, top_k, full)
+    per_job = _split(results, jobs)
+    audit = services.store
+    versions = bundle.model_versions()
+    called = now_utc()
+    rows = [
+        {
+            "call_id": str(uuid.uuid4()),
+            "called_at": called,
+            "request_id": job.request_id,
+            "api_key": job.api_key,
+            "n_cases": len(rs),
+            "model_versions": versions,
+            "items": [
+                {
+                    "debtor_hash": audit.hash_debtor(r.debtor_id),
+                    "as_of": r.as_of.isoformat(),
+                    "default_probability": r.default_probability,
+                    "dispute_probability": r.dispute_probability,
+                    "risk_grade": r.risk_grade,
+                    "unknown_values": [u.field for u in r.unknown_values],
+                }
+                for r in rs
+            ],
+        }
+        for job, rs in zip(jobs, per_job, strict=True)
+    ]
+    audit.queue_score_calls(rows)  # summaries: written in the background (no decision)
+    services.metrics.count_batch("/score", len(jobs))
+    services.metrics.count_unknown([u.field for r in results for u in r.unknown_values])
+    return per_job
+
+
+@router.post(
+    "/next-action",
+    response_model=NextActionResult | list[NextActionResult],
+    responses=ERRORS,
+    tags=["scoring"],
+    summary="Scores plus the next best action of one case or a list (audited)",
+)
+def post_next_action(
+    request: Request,
+    response: Response,
+    _key: ScoringKey,
+    bundle: BundleDep,
+    services: ServicesDep,
+    body: Cases,
+    lang: LangQ = None,
+    top_k: TopKQ = 5,
+    full_contributions: FullQ = False,
+    explore: Annotated[
+        bool,
+        Query(description="Sample the action (propensity logged); false takes the best one."),
+    ] = True,
+) -> Any:
+    """Everything /score returns, plus the recommended action, channel, time (debtor's local
+    time), tone and template, instalments, the expected value of every allowed action, the
+    actions removed by compliance rules and why, the propensity, whether a person must review
+    it, and a ``decision_id``. The decision is written to the audit trail before the
+    response is sent."""
+    rid = request_id(request, response)
+    if bundle.policy is None:
+        why = bundle.missing.get("policy", "none registered under this alias")
+        raise ApiError(
+            503,
+            None,
+            f"the models in use have no policy model ({why}); /score still works",
+            "not_ready",
+        )
+    cases = body if isinstance(body, list) else [body]
+    job = _Job(cases, rid, request.state.api_key_name)
+    results = services.batcher.run(
+        ("next-action", id(bundle), lang, top_k, full_contributions, explore),
+        partial(_decide_batch, services, bundle, lang, top_k, full_contributions, explore),
+        job,
+        len(cases),
+    )
+    return results if isinstance(body, list) else results[0]
+
+
+def _decide_batch(
+    services: Services, bundle: Bundle, lang, top_k: int, full: bool, explore: bool, jobs
+) -> list[list]:
+    """/next-action for the requests of a micro-batch: one pass, one audit transaction (every
+    decision is committed before any response leaves)."""
+    cases = [c for j in jobs for c in j.cases]
+    results = responses.decide(bundle, cases, lang, top_k, full, explore)
+    audit = services.store
+    decided = now_utc()
+    rows = []
+    for job, job_cases, rs in zip(jobs, _split(cases, jobs), _split(results, jobs), strict=True):
+        for case, r in zip(job_cases, rs, strict=True):
+            h = audit.hash_debtor(r.debtor_id)
+            inp = case.model_dump(mode="json")
+            inp["debtor"]["debtor_id"] = h
+            for inv in inp.get("open_invoices", []):
+                inv["invoice_id"] = audit.hash_invoice(inv["invoice_id"])
+            out = r.model_dump(mode="json")
+            out["debtor_id"] = h
+            rows.append(
+                {
+                    "decision_id": str(r.decision_id),
+                    "decided_at": decided,
+                    "as_of": r.as_of,
+                    "debtor_hash": h,
+                    "action": r.action,
+                    "scheduled_at": r.scheduled_at,
+                    "propensity": r.propensity,
+                    "expected_value": r.expected_value,
+                    "requires_review": r.requires_review,
+                    "model_versions": r.model_versions,
+                    "input": inp,
+                    "output": out,
+                    "request_id": job.request_id,
+                    "api_key": job.api_key,
+                }
+            )
+    _audited(lambda: audit.record_decisions(rows))
+    services.metrics.count_batch("/next-action", len(jobs))
+    services.metrics.count_decisions(
+        [r.action for r in results], sum(r.requires_review for r in results)
+    )
+    services.metrics.count_unknown([u.field for r in results for u in r.unknown_values])
+    return _split(results, jobs)
+
+
+def _audited(write) -> None:
+    try:
+        write()
+    except Exception as exc:
+        log.exception("audit write failed")
+        raise ApiError(
+            503,
+            None,
+            f"the audit trail is unavailable, nothing was decided: {type(exc).__name__}",
+            "audit_unavailable",
+        ) from exc
