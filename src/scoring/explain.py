@@ -8,13 +8,11 @@ value ("4 of the last 5 invoices paid late" / "4 des 5 dernières factures payé
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from scoring.features import FEATURE_BY_NAME, NONE
+from scoring.features import FEATURE_BY_NAME, NONE, Features, feature_values
 
 _ACTIONS_FR = {
     "wait": "attente",
@@ -185,22 +183,10 @@ class Reason:
     text: str
 
 
-def _values(X: pd.DataFrame | Mapping[str, np.ndarray], name: str) -> list:
-    """A feature's values as Python objects, from the feature frame or the feature arrays
-    (categorical codes there become their category, None when missing)."""
-    if isinstance(X, pd.DataFrame):
-        return X[name].tolist()
-    v = X[name]
-    feat = FEATURE_BY_NAME[name]
-    if feat.kind == "cat":
-        return [feat.categories[c] if c >= 0 else None for c in v.tolist()]
-    return v.tolist()
-
-
 def top_reasons(
     model_key: str,
     contributions: np.ndarray,
-    X: pd.DataFrame | Mapping[str, np.ndarray],
+    X: Features,
     feature_names: list[str],
     k: int = 5,
     lang: str = "fr",
@@ -208,7 +194,7 @@ def top_reasons(
     """For each row, the ``k`` contributions of largest magnitude as :class:`Reason`s."""
     k = max(0, min(k, contributions.shape[1]))
     order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :k]
-    cols = {feature_names[j]: _values(X, feature_names[j]) for j in np.unique(order)}
+    cols = {feature_names[j]: feature_values(X, feature_names[j]) for j in np.unique(order)}
     out: list[list[Reason]] = []
     prefix = model_key.upper().replace("_RISK", "")
     for i, row in enumerate(order):

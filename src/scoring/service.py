@@ -14,7 +14,7 @@ import pandas as pd
 
 from scoring.cases import CaseSet
 from scoring.explain import Reason, top_reasons
-from scoring.features import feature_arrays, feature_matrix, frame, unknown_values
+from scoring.features import feature_arrays, frame, model_matrix, unknown_values
 from scoring.models.risk import RiskModel
 from scoring.policy.recommend import Policy
 from scoring.presentation import local_iso, reason_line, risk_grade
@@ -140,9 +140,9 @@ def score_cases(bundle: Bundle, cs: CaseSet, num_threads: int = 0) -> Scores:
     arrays = feature_arrays(cs)
     prob, contrib, base = {}, {}, {}
     for key, model in bundle.risk_models.items():
-        M = feature_matrix(arrays, model.feature_names, model.vocab)
+        M = model_matrix(arrays, model.feature_names, model.vocab)
         prob[key], contrib[key], base[key] = model.predict_with_contributions(
-            frame(arrays) if M is None else M, num_threads=num_threads
+            M, num_threads=num_threads
         )
     return Scores(arrays, prob, contrib, base, unknown_values(cs))
 

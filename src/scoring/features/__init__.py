@@ -22,10 +22,20 @@ from scoring.features.catalogue import (
     monotone_constraints,
 )
 from scoring.features.compute import feature_arrays, features, unknown_values
-from scoring.features.matrix import feature_matrix, frame
+from scoring.features.matrix import (
+    FeatureArrays,
+    Features,
+    as_matrix,
+    feature_matrix,
+    feature_values,
+    frame,
+    model_matrix,
+    prepare,
+)
 
 __all__ = [
     "CATEGORICAL", "CATEGORY_DTYPES", "FEATURES", "FEATURE_BY_NAME", "FEATURE_NAMES", "NONE",
-    "UNKNOWN", "Feature", "feature_arrays", "feature_matrix", "features", "frame",
+    "UNKNOWN", "Feature", "FeatureArrays", "Features", "as_matrix", "feature_arrays",
+    "feature_matrix", "feature_values", "features", "frame", "model_matrix", "prepare",
     "monotone_constraints", "unknown_values",
 ]  # fmt: skip

@@ -18,7 +18,7 @@ from scoring.features.catalogue import (
     UNKNOWN,
     Feature,
 )
-from scoring.features.matrix import frame
+from scoring.features.matrix import FeatureArrays, frame
 
 _COLUMN = {name: j for j, name in enumerate(FEATURE_NAMES)}
 _PARIS = TIME_ZONES.index(REFERENCE_TZ)
@@ -94,10 +94,10 @@ def _paris_days(utc_ns: np.ndarray) -> np.ndarray:
     return np.where(local == NAT, np.nan, local_days(local).astype(np.float64))
 
 
-def feature_arrays(cs: CaseSet) -> dict[str, np.ndarray]:
-    """Every feature of every case as a numpy array: float64 for numeric features, int16
-    vocabulary codes for categorical ones. :func:`features` and :func:`feature_matrix` wrap it.
-    """
+def feature_arrays(cs: CaseSet) -> FeatureArrays:
+    """Every feature of every case as a numpy array (:class:`FeatureArrays`): float64 for
+    numeric features, int16 vocabulary codes for categorical ones; :func:`features` is its
+    frame."""
     c = _Table(cs, "cases")
     n = len(cs)
     as_of = c["as_of"]
@@ -231,7 +231,7 @@ def feature_arrays(cs: CaseSet) -> dict[str, np.ndarray]:
         if k not in CATEGORY_DTYPES:
             v = np.asarray(out[k], dtype=np.float64)
             out[k] = np.where(np.isinf(v), np.nan, v)
-    return out
+    return FeatureArrays(out)
 
 
 _HISTORY_NUMERIC = (

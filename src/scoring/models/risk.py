@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from scoring.features.matrix import model_matrix, prepare  # noqa: F401 - prepare re-exported
 from scoring.models.calibration import Calibrator
 
 
@@ -37,39 +38,6 @@ def model_size(booster: lgb.Booster) -> dict[str, int]:
     }
 
 
-def prepare(X: pd.DataFrame, feature_names: list[str], vocab: dict[str, list[str]]) -> pd.DataFrame:
-    """Columns in training order, categoricals in the training vocabulary (rebuilt if needed)."""
-    missing = [c for c in feature_names if c not in X.columns]
-    if missing:
-        raise ValueError(f"feature matrix lacks columns {missing}")
-    X = X[feature_names]
-    rebuilt = {}
-    for c, cats in vocab.items():
-        dtype = X[c].dtype
-        if isinstance(dtype, pd.CategoricalDtype) and list(dtype.categories) == cats:
-            continue
-        col = X[c].astype("string")
-        if "unknown" in cats:
-            col = col.where(col.isna() | col.isin(cats), "unknown")
-        rebuilt[c] = pd.Categorical(col, categories=cats)
-    return X.assign(**rebuilt) if rebuilt else X
-
-
-def as_matrix(X: pd.DataFrame, feature_names: list[str], vocab: dict[str, list[str]]) -> np.ndarray:
-    """The float matrix LightGBM sees: categoricals as their codes in the training vocabulary
-    (NaN when missing), exactly what its pandas path builds, without its per-call overhead."""
-    X = prepare(X, feature_names, vocab)
-    out = np.empty((len(X), len(feature_names)), dtype=np.float64)
-    for j, c in enumerate(feature_names):
-        col = X[c]
-        if c in vocab:
-            codes = col.cat.codes.to_numpy()
-            out[:, j] = np.where(codes < 0, np.nan, codes)
-        else:
-            out[:, j] = col.to_numpy(dtype=np.float64, na_value=np.nan)
-    return out
-
-
 @dataclass
 class RiskModel:
     """A fitted, calibrated risk model with the metadata needed to explain it."""
@@ -86,14 +54,14 @@ class RiskModel:
     # -- prediction ----------------------------------------------------------------
     def matrix(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """The model's input matrix: ``X`` itself when it is one already (built by
-        :func:`scoring.features.feature_matrix` for this model), else :func:`as_matrix`."""
+        :func:`scoring.features.model_matrix` for this model), else that matrix."""
         if isinstance(X, np.ndarray):
             if X.ndim != 2 or X.shape[1] != len(self.feature_names):
                 raise ValueError(
                     f"matrix of shape {X.shape} for a model of {len(self.feature_names)} features"
                 )
             return X
-        return as_matrix(X, self.feature_names, self.vocab)
+        return model_matrix(X, self.feature_names, self.vocab)
 
     def raw_score(self, X: pd.DataFrame | np.ndarray, num_threads: int = 0) -> np.ndarray:
         """Log-odds of the uncalibrated model."""

@@ -44,8 +44,7 @@ from scoring.calendar import (
 )
 from scoring.cases import CaseSet
 from scoring.contract import ACTIONS
-from scoring.features import CATEGORICAL, FEATURE_BY_NAME, FEATURE_NAMES, feature_matrix, frame
-from scoring.models.risk import as_matrix
+from scoring.features import CATEGORICAL, FEATURE_BY_NAME, FEATURE_NAMES, Features, model_matrix
 from scoring.policy.config import PolicyConfig, load_policy_config
 from scoring.policy.learners import LEARNERS, EffectModel, make_learner
 from scoring.policy.reach import SEGMENTS, Evidence, ReachModel, dpd_bucket_codes, local_slot
@@ -65,15 +64,10 @@ _WEEKDAY_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dim
 _WEEKDAY_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-def case_matrix(X: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
+def case_matrix(X: Features) -> np.ndarray:
     """The float matrix of the case features the effect learners see (categoricals as codes)."""
     cats = {c: list(FEATURE_BY_NAME[c].categories) for c in CATEGORICAL}
-    if not isinstance(X, pd.DataFrame):
-        M = feature_matrix(X, list(FEATURE_NAMES), cats)
-        if M is not None:
-            return M
-        X = frame(X)
-    return as_matrix(X, list(FEATURE_NAMES), cats)
+    return model_matrix(X, list(FEATURE_NAMES), cats)
 
 
 @dataclass

@@ -31,8 +31,14 @@ import numpy as np
 import pandas as pd
 
 from scoring.contract import ACTIONS
-from scoring.features import CATEGORICAL, FEATURE_BY_NAME, FEATURE_NAMES, feature_matrix, frame
-from scoring.models.risk import as_matrix, prepare
+from scoring.features import (
+    CATEGORICAL,
+    FEATURE_BY_NAME,
+    FEATURE_NAMES,
+    Features,
+    model_matrix,
+    prepare,
+)
 
 SLOT_FEATURES = ["action", "slot_weekday", "slot_hour", "lead_hours"]
 REACH_FEATURES = ["segment", "action", "slot_weekday", "slot_hour", "dpd_bucket"]
@@ -81,15 +87,13 @@ def value_frame(X: pd.DataFrame, slots: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def value_matrix(X: pd.DataFrame | Mapping[str, np.ndarray], slots: pd.DataFrame) -> np.ndarray:
+def value_matrix(X: Features, slots: pd.DataFrame) -> np.ndarray:
     """The float matrix the value models see (as :func:`as_matrix` of :func:`value_frame`),
     built without copying the case features into a new frame. ``X``: the feature frame, or the
     feature arrays of :func:`scoring.features.feature_arrays` (faster)."""
     vocab = _vocab()
     cats = {c: vocab[c] for c in CATEGORICAL}
-    cases = None if isinstance(X, pd.DataFrame) else feature_matrix(X, list(FEATURE_NAMES), cats)  # type: ignore[arg-type]
-    if cases is None:
-        cases = as_matrix(X if isinstance(X, pd.DataFrame) else frame(X), FEATURE_NAMES, cats)  # type: ignore[arg-type]
+    cases = model_matrix(X, list(FEATURE_NAMES), cats)
     index = {a: i for i, a in enumerate(vocab["action"])}
     action = np.array([index.get(a, np.nan) for a in slots["action"]], dtype=np.float64)
     rest = [slots[c].to_numpy(dtype=np.float64) for c in SLOT_FEATURES if c != "action"]
