@@ -25,6 +25,8 @@ import holidays
 import numpy as np
 import pandas as pd
 
+from scoring.contract import REFERENCE_TZ
+
 #: Time zone of the départements that are not on Paris time (CONTRACT §1 ``department``).
 DEPARTMENT_TIME_ZONES: dict[str, str] = {
     "971": "America/Guadeloupe",
@@ -34,7 +36,7 @@ DEPARTMENT_TIME_ZONES: dict[str, str] = {
     "975": "America/Miquelon",
     "976": "Indian/Mayotte",
 }
-DEFAULT_TIME_ZONE = "Europe/Paris"
+DEFAULT_TIME_ZONE = REFERENCE_TZ  # metropolitan France: the contract's reference zone
 #: Every time zone a département can have; :func:`tz_codes` indexes into this tuple.
 TIME_ZONES: tuple[str, ...] = (DEFAULT_TIME_ZONE, *sorted(set(DEPARTMENT_TIME_ZONES.values())))
 

@@ -26,6 +26,18 @@ LABEL_HORIZON_DAYS = 90
 REWARD_HORIZON_DAYS = 14
 #: Recent actions kept in a case.
 RECENT_ACTION_DAYS = 180
+#: Actions with a significant effect on the debtor (mise en demeure, contentieux): human
+#: review for consumers, legal prerequisites, "harm" in the evaluations.
+HARSH_ACTIONS: tuple[str, ...] = ("formal_notice", "legal_escalation")
+#: Days-past-due buckets (of the oldest open invoice) used by the evaluations and the policy.
+DPD_BUCKETS: tuple[str, ...] = ("not_yet_due", "0-29", "30-59", "60+")
+
+
+def dpd_bucket_labels(max_days_past_due) -> np.ndarray:
+    """The :data:`DPD_BUCKETS` label of each days-past-due value (NaN: ``60+`` never; a
+    missing value counts as not yet due)."""
+    d = np.asarray(max_days_past_due, dtype=float)
+    return np.select([d <= 0, d < 30, d < 60], list(DPD_BUCKETS[:3]), DPD_BUCKETS[3])
 
 
 #: plausibility bound on any amount in EUR (an invoice, a credit limit, a year's payments):

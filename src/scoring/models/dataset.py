@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.cases import DUE_HORIZON_DAYS, LABEL_HORIZON_DAYS, CaseSet, build_cases, data_end
+from scoring.contract import DPD_BUCKETS, dpd_bucket_labels
 from scoring.features import features
 from scoring.labels import case_labels
 from scoring.models.config import (  # noqa: F401 - load_training_config re-exported
@@ -34,9 +35,7 @@ class NotTrainable(TrainingDataError):
 
 def dpd_bucket(max_days_past_due: pd.Series | np.ndarray) -> pd.Categorical:
     """Days-past-due buckets of the evaluation: not yet due, 0-29, 30-59, 60+."""
-    d = np.asarray(max_days_past_due, dtype=float)
-    labels = np.select([d <= 0, d < 30, d < 60], ["not_yet_due", "0-29", "30-59"], "60+")
-    return pd.Categorical(labels, categories=["not_yet_due", "0-29", "30-59", "60+"])
+    return pd.Categorical(dpd_bucket_labels(max_days_past_due), categories=list(DPD_BUCKETS))
 
 
 @dataclass

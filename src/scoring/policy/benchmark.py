@@ -23,10 +23,11 @@ import pandas as pd
 
 from scoring.calendar import local_times
 from scoring.cases import CaseSet
+from scoring.contract import HARSH_ACTIONS
 
 #: the synthetic world's default slot grid (local hours)
 GRID_HOURS = ["09:00", "12:00", "15:00", "18:00"]
-HARSH = ("formal_notice", "legal_escalation")
+HARSH = HARSH_ACTIONS
 
 
 def lookup_true_value(

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from scoring.calendar import parse_hhmm
 from scoring.configuration import FrozenConfig, load_yaml_config
-from scoring.contract import ACTIONS, CONSENTS, CONTACT_ACTIONS
+from scoring.contract import ACTIONS, CONSENTS, CONTACT_ACTIONS, HARSH_ACTIONS
 
 Action = Literal[ACTIONS]  # type: ignore[valid-type]
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -135,7 +135,7 @@ class ReliableCustomerRule(_Frozen):
     max_contacts: int = Field(1, ge=0)
     counts: ActionSet = "contacts"
     applies_to: ActionSet = "contacts"
-    restricted_actions: tuple[Action, ...] = ("formal_notice", "legal_escalation")
+    restricted_actions: tuple[Action, ...] = HARSH_ACTIONS
     restricted_min_days_past_due: int = Field(30, ge=0)
 
     def as_cap(self) -> CapRule:

@@ -35,7 +35,7 @@ import pandas as pd
 
 from scoring.calendar import NS_PER_DAY, NS_PER_MINUTE, local_days, tz_codes, utc_to_local_ns
 from scoring.calendar import weekdays as weekday_of
-from scoring.contract import ACTIONS
+from scoring.contract import ACTIONS, DPD_BUCKETS
 
 REACHED = ("reached", "promise_to_pay", "dispute_raised", "complaint")
 #: the channel of each action, for pooling a debtor's own outcomes
@@ -53,7 +53,7 @@ CHANNEL_GROUP: dict[str, int] = {
 N_GROUPS = 5
 _GROUP_OF_CODE = np.array([CHANNEL_GROUP.get(a, -1) for a in ACTIONS], dtype=np.int64)
 SEGMENTS = ("B2B", "B2C")
-BUCKETS = ("not_yet_due", "0-29", "30-59", "60+")
+BUCKETS = DPD_BUCKETS
 HALF_HOURS = 48
 REACH_PARAMS = {
     "objective": "binary",

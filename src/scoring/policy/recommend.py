@@ -43,7 +43,7 @@ from scoring.calendar import (
     utc_index,
 )
 from scoring.cases import CaseSet
-from scoring.contract import ACTIONS
+from scoring.contract import ACTIONS, HARSH_ACTIONS
 from scoring.features import CATEGORICAL, FEATURE_BY_NAME, FEATURE_NAMES, Features, model_matrix
 from scoring.policy.config import PolicyConfig, load_policy_config
 from scoring.policy.learners import LEARNERS, EffectModel, make_learner
@@ -57,7 +57,7 @@ from scoring.policy.rules import (
     removal_summary_arrays,
 )
 
-HARSH = ("formal_notice", "legal_escalation")
+HARSH = HARSH_ACTIONS
 NS_PER_HOUR = 3_600 * 10**9
 FORMAT = 2
 _WEEKDAY_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")

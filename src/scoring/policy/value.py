@@ -30,7 +30,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from scoring.contract import ACTIONS
+from scoring.contract import ACTIONS, DPD_BUCKETS, dpd_bucket_labels
 from scoring.features import (
     CATEGORICAL,
     FEATURE_BY_NAME,
@@ -70,13 +70,8 @@ def _reach_vocab() -> dict[str, list[str]]:
     return {
         "segment": ["B2B", "B2C"],
         "action": list(ACTIONS),
-        "dpd_bucket": ["not_yet_due", "0-29", "30-59", "60+"],
+        "dpd_bucket": list(DPD_BUCKETS),
     }
-
-
-def dpd_bucket_labels(max_dpd: np.ndarray) -> np.ndarray:
-    d = np.asarray(max_dpd, dtype=float)
-    return np.select([d <= 0, d < 30, d < 60], ["not_yet_due", "0-29", "30-59"], "60+")
 
 
 def value_frame(X: pd.DataFrame, slots: pd.DataFrame) -> pd.DataFrame:
@@ -218,7 +213,7 @@ class ActionValueModel:
                 list(ACTIONS[1:]),
                 range(7),
                 range(24),
-                ["not_yet_due", "0-29", "30-59", "60+"],
+                list(DPD_BUCKETS),
             ],
             names=REACH_FEATURES,
         ).to_frame(index=False)
@@ -258,9 +253,7 @@ class ActionValueModel:
         t = self.reach_table
         seg = pd.Categorical(segment, categories=["B2B", "B2C"]).codes
         act = pd.Categorical(action, categories=list(ACTIONS[1:])).codes
-        bucket = pd.Categorical(
-            dpd_bucket_labels(max_dpd), categories=["not_yet_due", "0-29", "30-59", "60+"]
-        ).codes
+        bucket = pd.Categorical(dpd_bucket_labels(max_dpd), categories=list(DPD_BUCKETS)).codes
         wd = np.asarray(weekday, dtype=int) % 7
         hr = np.clip(np.asarray(hour, dtype=int), 0, 23)
         idx = (((seg * (len(ACTIONS) - 1) + act) * 7 + wd) * 24 + hr) * 4 + bucket
