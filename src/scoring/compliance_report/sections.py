@@ -1,0 +1,298 @@
+"""The report's sections, each built by a named function from named data functions."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from scoring import kpis as kpi_mod
+from scoring.compliance_report.evaluation import (
+    Evaluation,
+    audit_action_mix,
+    policy_action_mix,
+    review_summary,
+    rule_removals,
+    scored_keys,
+)
+from scoring.compliance_report.fairness import (
+    MODEL_KEYS,
+    REPORT_BOOTSTRAP,
+)
+from scoring.compliance_report.figures import (
+    plot_bar,
+    plot_group_metrics,
+    plot_kpi_chart,
+    plot_score_distribution,
+    plot_waterfall,
+)
+from scoring.compliance_report.html import (
+    Section,
+    html_figure,
+    html_table,
+    markdown_body,
+    paragraph,
+)
+from scoring.compliance_report.registry_reads import (
+    alias_table,
+    model_card_markdown,
+    promotion_table,
+)
+from scoring.compliance_report.shap_analyses import reason_code_distribution
+
+SOURCE = "scoring.compliance_report"
+
+
+@dataclass
+class ReportInputs:
+    """Everything the sections read (built by :func:`gather_inputs`)."""
+
+    alias: str
+    bundle: Any
+    evaluation: Evaluation | None
+    thresholds: dict[str, float]
+    audit: pd.DataFrame
+    tables: dict[str, pd.DataFrame] | None
+    kpi_config: Any
+    generated_at: str
+
+
+def section_models(inp: ReportInputs) -> Section:
+    """Versions behind the aliases and the model cards of the models under ``inp.alias``."""
+    aliases = alias_table()
+    parts = [
+        paragraph(
+            f"Models under the alias '{inp.alias}': "
+            + ", ".join(f"{k} v{v}" for k, v in inp.bundle.versions.items())
+        ),
+        html_table(aliases, f"{SOURCE}.alias_table", "Versions behind the aliases."),
+    ]
+    for key in MODEL_KEYS:
+        v = inp.bundle.versions.get(key)
+        md = model_card_markdown(key, v) if v is not None else None
+        if md:
+            parts.append(
+                f"<details open data-source='{SOURCE}.model_card_markdown'><summary>"
+                f"Model card: {html.escape(key)} v{v}</summary>{markdown_body(md, key)}</details>"
+            )
+        elif v is None:
+            why = inp.bundle.missing.get(key, "no version under this alias")
+            parts.append(paragraph(f"{key} is not served: {why}."))
+        else:
+            parts.append(paragraph(f"No model card found for {key} v{v}."))
+    pol = inp.bundle.policy
+    if pol is not None:
+        ope = pol.info.get("ope", {}) or {}
+        info = pd.DataFrame(
+            [
+                {"item": "config version", "value": pol.config.version},
+                {"item": "config fingerprint", "value": pol.config.fingerprint()},
+                *(
+                    {"item": f"off-policy {k} value (EUR per decision)", "value": ope.get(k)}
+                    for k in ("logging", "ips", "snips", "dr")
+                    if k in ope
+                ),
+            ]
+        )
+        parts.append(html_table(info, "scoring.policy.recommend.Policy.info", "The policy model."))
+    return Section("models", "Model cards", "".join(parts), {"aliases": aliases})
+
+
+def section_metrics(inp: ReportInputs, tables: dict) -> Section:
+    """Metrics by segment, département group and days-past-due bucket, per risk model."""
+    if inp.evaluation is None:
+        return Section("metrics", "Metrics by group", paragraph("No data set to evaluate on."))
+    parts = [
+        paragraph(
+            f"Test period of {inp.evaluation.data_dir}: {len(inp.evaluation.frame)} cases. "
+            "Département groups: Île-de-France, Alsace-Moselle (57, 67, 68), overseas "
+            "(971-976), other metropolitan (Corsica included). A case is flagged when its "
+            "probability is at least the threshold (by default the score above which there are "
+            "as many cases as observed positives): "
+            + ", ".join(f"{k} {t:.4f}" for k, t in inp.thresholds.items())
+            + "."
+        )
+    ]
+    data = {}
+    for key, (t, _) in tables.items():
+        cols = ["grouping", "group", "n", "prevalence", "mean_score", "roc_auc"]
+        cols += [c for c in ("roc_auc_ci_low", "roc_auc_ci_high") if c in t] + ["brier"]
+        parts.append(f"<h3>{html.escape(key)}</h3>")
+        parts.append(html_table(t[cols], f"{SOURCE}.group_metrics", f"{key}: metrics by group."))
+        data[key] = t
+    return Section("metrics", "Metrics by segment and département group", "".join(parts), data)
+
+
+def section_disparities(inp: ReportInputs, tables: dict) -> Section:
+    """Disparities between groups in scores and error rates."""
+    if inp.evaluation is None:
+        return Section("disparities", "Disparities between groups", paragraph("No data set."))
+    parts = [
+        paragraph(
+            "For each grouping, the lowest and highest value over groups of at least 30 cases, "
+            f"their difference (max - min, with a 95 % bootstrap interval over {REPORT_BOOTSTRAP} resamples) "
+            "and ratio (min / max; 1 is parity), computed by fairlearn's MetricFrame. An "
+            "interval that contains 0 is a gap the test period cannot tell from chance. FPR: "
+            "share of negatives flagged; FNR: share of positives not flagged."
+        )
+    ]
+    data = {}
+    for key, (t, d) in tables.items():
+        parts.append(f"<h3>{html.escape(key)}</h3>")
+        parts.append(html_table(d, f"{SOURCE}.disparities", f"{key}: disparities."))
+        err = t[["grouping", "group", "n", "flagged_rate", "fpr", "fnr"]]
+        parts.append(html_table(err, f"{SOURCE}.group_metrics", f"{key}: error rates by group."))
+        parts.append(
+            html_figure(
+                plot_group_metrics(t, f"{key}: mean score and error rates by group"),
+                f"{SOURCE}.plot_group_metrics",
+                f"{key}: mean score, FPR and FNR by group (dotted: overall).",
+            )
+        )
+        parts.append(
+            html_figure(
+                plot_score_distribution(inp.evaluation, key, "department_group"),
+                f"{SOURCE}.plot_score_distribution",
+                f"{key}: distribution of scores by département group.",
+            )
+        )
+        data[key] = d
+    return Section("disparities", "Disparities between groups", "".join(parts), data)
+
+
+def section_reasons(inp: ReportInputs) -> Section:
+    """Distribution of the reason codes given with the scores."""
+    if inp.evaluation is None:
+        return Section("reasons", "Reason codes", paragraph("No data set."))
+    dist = reason_code_distribution(inp.bundle, inp.evaluation)
+    parts = [
+        paragraph(
+            "How often each reason code is among the top 3 reasons of a case on the test "
+            "period (exact TreeSHAP contributions; UP raises the risk, DOWN lowers it)."
+        )
+    ]
+    for key in scored_keys(inp.evaluation):
+        d = dist[dist["model"] == key]
+        parts.append(html_table(d, f"{SOURCE}.reason_code_distribution", f"{key}: reason codes."))
+        top = d.head(15).set_index("code")["share"]
+        parts.append(
+            html_figure(
+                plot_bar(top, f"{key}: top reason codes", "share of cases"),
+                f"{SOURCE}.plot_bar",
+                f"{key}: the 15 most frequent reason codes.",
+            )
+        )
+        parts.append(
+            html_figure(
+                plot_waterfall(inp.bundle, inp.evaluation, key),
+                f"{SOURCE}.plot_waterfall",
+                f"{key}: how one case's score is explained (the case with the highest "
+                "probability on the test period): from the base value to its raw score, one "
+                "bar per feature contribution (log-odds), with the case's values.",
+            )
+        )
+    return Section("reasons", "Distribution of reason codes", "".join(parts), {"reasons": dist})
+
+
+def section_actions(inp: ReportInputs) -> Section:
+    """Action mix of the service's decisions (audit) and of the policy on the test period."""
+    parts, data = [], {}
+    am = audit_action_mix(inp.audit)
+    if len(am):
+        parts.append(
+            html_table(am, f"{SOURCE}.audit_action_mix", "Decisions of the service (audit).")
+        )
+        parts.append(
+            html_figure(
+                plot_bar(am.set_index("action")["all"], "action mix (audit)", "share"),
+                f"{SOURCE}.plot_bar",
+                "Share of each action among the audited decisions.",
+            )
+        )
+        data["audit"] = am
+    else:
+        parts.append(paragraph("No decision in the audit trail yet."))
+    if inp.evaluation is not None and inp.bundle.policy is not None:
+        pm = policy_action_mix(inp.bundle, inp.evaluation)
+        parts.append(
+            html_table(
+                pm,
+                f"{SOURCE}.policy_action_mix",
+                "The policy's best action on the test-period cases (no exploration).",
+            )
+        )
+        data["policy"] = pm
+    return Section("actions", "Action mix", "".join(parts), data)
+
+
+def section_rules(inp: ReportInputs) -> Section:
+    """Rules that removed actions and decisions flagged for human review (audit trail)."""
+    if inp.audit.empty:
+        return Section(
+            "rules",
+            "Compliance rules and human review",
+            paragraph("No decision in the audit trail yet."),
+        )
+    rem = rule_removals(inp.audit)
+    rev = review_summary(inp.audit)
+    total = rev.iloc[-1]
+    parts = [
+        paragraph(
+            f"{len(inp.audit)} audited decisions; {int(total['flagged'])} flagged for human "
+            f"review ({100 * float(total['share']):.1f} %)."
+        ),
+        html_table(rem, f"{SOURCE}.rule_removals", "How often each rule removed actions."),
+        html_table(rev, f"{SOURCE}.review_summary", "Decisions flagged for human review."),
+    ]
+    return Section(
+        "rules",
+        "Compliance rules and human review",
+        "".join(parts),
+        {"removals": rem, "review": rev},
+    )
+
+
+def section_kpis(inp: ReportInputs) -> Section:
+    """KPIs of the data set and of the service's decisions next to their targets."""
+    parts, data = [], {}
+    cfg = inp.kpi_config
+    if inp.tables is not None:
+        summary = kpi_mod.kpi_summary(inp.tables, cfg)
+        monthly = kpi_mod.compute_kpis(inp.tables, cfg)
+        parts.append(
+            html_table(
+                summary.drop(columns=["value"]),
+                "scoring.kpis.kpi_summary",
+                "KPIs of the data set (complete months) and targets.",
+            )
+        )
+        parts.append(
+            html_figure(
+                plot_kpi_chart(monthly, cfg),
+                "scoring.kpis.plot_kpis",
+                "KPIs per month and segment; dashed: target.",
+            )
+        )
+        data["summary"] = summary
+    if not inp.audit.empty:
+        a = kpi_mod.summary_against_targets(kpi_mod.audit_kpis(inp.audit, by_month=False), cfg)
+        parts.append(
+            html_table(
+                a.drop(columns=["value"]),
+                "scoring.kpis.audit_kpis",
+                "KPIs of the service's decisions with a reported outcome.",
+            )
+        )
+        data["audit"] = a
+    if not parts:
+        parts.append(paragraph("No data set and no audited decision."))
+    return Section("kpis", "Collection KPIs", "".join(parts), data)
+
+
+def section_promotions(inp: ReportInputs) -> Section:
+    """Promotion history of the aliases."""
+    t = promotion_table()
+    body = html_table(t, f"{SOURCE}.promotion_table", "Every move of the champion alias.")
+    return Section("promotions", "Promotion history", body, {"promotions": t})
