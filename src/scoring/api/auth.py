@@ -135,6 +135,13 @@ def write_dev_keys(path: Path) -> dict[str, str] | None:
             for role, k in plain.items()
         ]
     }
+    return plain if _write_key_file(path, doc, replace=False) else None
+
+
+def _write_key_file(path: Path, doc: dict, replace: bool) -> bool:
+    """Write the key file through a temporary file (mode 0600): renamed over ``path`` when
+    ``replace``, else linked into place only if ``path`` does not exist (False then), so
+    concurrent writers never see a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".api_keys.", dir=path.parent)
     try:
@@ -142,13 +149,16 @@ def write_dev_keys(path: Path) -> dict[str, str] | None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write("# API keys of the scoring service (SHA-256 hashes only).\n")
             yaml.safe_dump(doc, fh, sort_keys=False)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return None
+        if replace:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return plain
+    return True
 
 
 def add_key(path: Path, name: str, roles: list[str]) -> str:
@@ -168,17 +178,7 @@ def add_key(path: Path, name: str, roles: list[str]) -> str:
         "keys": [{"name": k.name, "sha256": k.sha256, "roles": sorted(k.roles)} for k in existing]
         + [{"name": name, "sha256": hash_key(plain), "roles": list(roles)}]
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".api_keys.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("# API keys of the scoring service (SHA-256 hashes only).\n")
-            yaml.safe_dump(doc, fh, sort_keys=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _write_key_file(path, doc, replace=True)
     return plain
 
 
