@@ -58,3 +58,49 @@ def running_server(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def tiny_bundle():
+    """A bundle built in about 3 s without MLflow: both risk models fitted with 5 LightGBM
+    rounds on the few hundred cases of three instants of the sample, a Platt calibration, and
+    an S-learner policy. For the tests of auth, error shapes and the OpenAPI document, which
+    need real models but not good ones."""
+    import lightgbm as lgb
+    import pandas as pd
+
+    from scoring.cases import CaseSet, build_cases
+    from scoring.contract import load_tables
+    from scoring.features import CATEGORICAL, FEATURE_BY_NAME, FEATURE_NAMES, features, model_matrix
+    from scoring.labels import case_labels
+    from scoring.models.calibration import fit_calibrator
+    from scoring.models.risk import RiskModel
+    from scoring.policy.config import load_policy_config
+    from scoring.policy.history import logged_decisions
+    from scoring.policy.recommend import Policy
+    from scoring.service import Bundle
+
+    tables = load_tables(SAMPLE_DIR)
+    instants = (
+        "2025-10-01T09:00:00+02:00",
+        "2025-12-01T09:00:00+01:00",
+        "2026-02-02T09:00:00+01:00",
+    )
+    cs = CaseSet.concat([build_cases(tables, pd.Timestamp(t)) for t in instants])
+    labels = case_labels(cs, tables)
+    names = list(FEATURE_NAMES)
+    vocab = {c: list(FEATURE_BY_NAME[c].categories) for c in CATEGORICAL}
+    M = model_matrix(features(cs), names, vocab)
+    params = {"objective": "binary", "num_leaves": 4, "min_data_in_leaf": 10, "verbosity": -1,
+              "num_threads": 1}  # fmt: skip
+    models = {}
+    for key, label in (("default_risk", "default"), ("dispute_risk", "dispute")):
+        y = labels[label].to_numpy().astype(int)
+        data = lgb.Dataset(M, y, feature_name=names,
+                           categorical_feature=[names.index(c) for c in CATEGORICAL])  # fmt: skip
+        booster = lgb.train(params, data, num_boost_round=5)
+        calibrator = fit_calibrator(booster.predict(M), y, "platt")
+        models[key] = RiskModel(key, label, booster, names, vocab, calibrator, params, {"trees": 5})
+    decisions = logged_decisions(tables, load_policy_config(), progress=False)
+    policy = Policy(learner="s", candidates=("s",), refit=False).fit(decisions)
+    versions = {"default_risk": 1, "dispute_risk": 1, "policy": 1}
+    return Bundle(models["default_risk"], models["dispute_risk"], policy, versions, "tiny")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 import pytest
-from api_support import keys_env
+from api_support import keys_env, tiny_bundle
 from fastapi.testclient import TestClient
 from support import SAMPLE_DIR
 
@@ -43,4 +43,19 @@ def client(bundle, settings) -> Iterator[TestClient]:
     from scoring.api.app import create_app
 
     with TestClient(create_app(bundle=bundle, settings=settings)) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def small_bundle():
+    """Real but tiny models, no MLflow (:func:`api_support.tiny_bundle`)."""
+    return tiny_bundle()
+
+
+@pytest.fixture
+def tiny_client(small_bundle, settings) -> Iterator[TestClient]:
+    """A fresh app over the tiny bundle: for auth, error shapes and the OpenAPI document."""
+    from scoring.api.app import create_app
+
+    with TestClient(create_app(bundle=small_bundle, settings=settings)) as c:
         yield c

@@ -53,8 +53,8 @@ def test_health_ready_models(client, bundle):
     assert "test_roc_auc" in models["models"]["default_risk"]["metrics"]
 
 
-def test_openapi_documents_every_endpoint(client):
-    spec = client.get("/openapi.json").json()
+def test_openapi_documents_every_endpoint(tiny_client):
+    spec = tiny_client.get("/openapi.json").json()
     paths = spec["paths"]
     for p in ("/score", "/next-action", "/outcomes", "/decisions/{decision_id}", "/health",
               "/ready", "/models", "/metrics", "/admin/reload"):  # fmt: skip
@@ -154,16 +154,16 @@ def test_unknown_sector_is_scored_and_flagged(client):
         ("a string", "", "body", ""),
     ],
 )
-def test_validation_errors_name_the_field(client, body, query, field, words):
-    r = client.post(f"/score{query}", json=body, headers=headers("scoring"))
+def test_validation_errors_name_the_field(tiny_client, body, query, field, words):
+    r = tiny_client.post(f"/score{query}", json=body, headers=headers("scoring"))
     assert r.status_code == 422, r.text
     items = problems(r)
     assert field in [i["field"] for i in items], items
     assert any(words.lower() in i["problem"].lower() for i in items if i["field"] == field), items
 
 
-def test_invalid_json_and_wrong_content(client):
-    r = client.post(
+def test_invalid_json_and_wrong_content(tiny_client):
+    r = tiny_client.post(
         "/score",
         content=b'{"as_of": ',
         headers={**headers("scoring"), "content-type": "application/json"},
@@ -171,14 +171,14 @@ def test_invalid_json_and_wrong_content(client):
     assert r.status_code == 422
     assert problems(r)[0]["field"] == "body"
     assert "JSON" in problems(r)[0]["problem"]
-    r = client.post("/score", headers=headers("scoring"))
+    r = tiny_client.post("/score", headers=headers("scoring"))
     assert r.status_code == 422 and problems(r)[0]["field"] == "body"
 
 
-def test_unknown_route_and_method_have_json_errors(client):
-    r = client.get("/nowhere")
+def test_unknown_route_and_method_have_json_errors(tiny_client):
+    r = tiny_client.get("/nowhere")
     assert r.status_code == 404 and problems(r)
-    r = client.get("/score", headers=headers("scoring"))
+    r = tiny_client.get("/score", headers=headers("scoring"))
     assert r.status_code == 405 and problems(r)
 
 
@@ -196,8 +196,8 @@ def test_unknown_route_and_method_have_json_errors(client):
         ("post", "/admin/reload", "admin"),
     ],
 )
-def test_keys_and_roles(client, method, path, role):
-    call = getattr(client, method)
+def test_keys_and_roles(tiny_client, method, path, role):
+    call = getattr(tiny_client, method)
     kw = {"json": EXAMPLE_CASE} if method == "post" else {}
     r = call(path, **kw)
     assert r.status_code == 401, r.text
@@ -214,17 +214,17 @@ def test_keys_and_roles(client, method, path, role):
         assert call(path, headers=headers(ok), **kw).status_code not in (401, 403)
 
 
-def test_bearer_token_works(client):
-    r = client.post(
+def test_bearer_token_works(tiny_client):
+    r = tiny_client.post(
         "/score", json=EXAMPLE_CASE, headers={"Authorization": f"Bearer {KEYS['scoring']}"}
     )
     assert r.status_code == 200
 
 
-def test_keys_are_not_logged(client, caplog):
+def test_keys_are_not_logged(tiny_client, caplog):
     with caplog.at_level("DEBUG"):
-        client.post("/score", json=EXAMPLE_CASE, headers=headers("scoring"))
-        client.post("/score", json=EXAMPLE_CASE, headers={"X-API-Key": "wrong-key-xyz"})
+        tiny_client.post("/score", json=EXAMPLE_CASE, headers=headers("scoring"))
+        tiny_client.post("/score", json=EXAMPLE_CASE, headers={"X-API-Key": "wrong-key-xyz"})
     assert KEYS["scoring"] not in caplog.text and "wrong-key-xyz" not in caplog.text
 
 
@@ -401,13 +401,13 @@ def test_metrics_text_format(client):
         ('"amount_paid_12m": 38000.0', '"amount_paid_12m": 1e200', "body.history.amount_paid_12m"),
     ],
 )
-def test_numbers_and_dates_out_of_range_are_422(client, old, new, field):
+def test_numbers_and_dates_out_of_range_are_422(tiny_client, old, new, field):
     import json
 
     text = json.dumps(EXAMPLE_CASE)
     assert old in text
     for path in ("/score", "/next-action"):
-        r = client.post(
+        r = tiny_client.post(
             path,
             content=text.replace(old, new),
             headers={**headers("scoring"), "content-type": "application/json"},
@@ -476,12 +476,12 @@ def test_body_is_not_read_without_a_key_and_is_capped_with_one(bundle, settings)
         ),
     ],
 )
-def test_no_silent_misreading_of_types_and_chronology(client, old, new, field):
+def test_no_silent_misreading_of_types_and_chronology(tiny_client, old, new, field):
     import json
 
     text = json.dumps(EXAMPLE_CASE)
     assert old in text
-    r = client.post(
+    r = tiny_client.post(
         "/next-action",
         content=text.replace(old, new),
         headers={**headers("scoring"), "content-type": "application/json"},
@@ -490,14 +490,14 @@ def test_no_silent_misreading_of_types_and_chronology(client, old, new, field):
     assert any(field in (i["field"] or "") for i in problems(r)), problems(r)
 
 
-def test_duplicate_invoice_ids_are_422_and_b2b_sector_is_in_the_schema(client):
+def test_duplicate_invoice_ids_are_422_and_b2b_sector_is_in_the_schema(tiny_client):
     import copy
 
     body = copy.deepcopy(EXAMPLE_CASE)
     body["open_invoices"].append(dict(body["open_invoices"][0]))
-    r = client.post("/next-action", json=body, headers=headers("scoring"))
+    r = tiny_client.post("/next-action", json=body, headers=headers("scoring"))
     assert r.status_code == 422 and "duplicate" in r.text, r.text
-    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    schema = tiny_client.get("/openapi.json").json()["components"]["schemas"]
     debtor = next(v for k, v in schema.items() if k.startswith("Debtor"))
     assert debtor["if"]["properties"]["segment"]["const"] == "B2B"
     assert "sector" in debtor["then"]["required"]
