@@ -17,7 +17,7 @@ from scoring.models.config import TrainingConfig, default_training_path, load_tr
 from scoring.models.dataset import TrainingDataError, TrainingSet, build_training_set
 from scoring.models.metrics import flat_metrics, metrics_by_group
 from scoring.models.risk import RiskModel
-from scoring.models.tuning import tune_and_fit
+from scoring.models.tuning import Periods, tune_and_fit
 
 log = logging.getLogger(__name__)
 
@@ -179,14 +179,9 @@ def stage_risk_models(
             continue
         tracking.set_stage(f"tune {key}")
         label = spec.label
-        sets = {
-            p: (ts.X.iloc[ts.period(p)], ts.labels[label].to_numpy()[ts.period(p)])
-            for p in ("train", "valid", "calib")
-        }
         res = tune_and_fit(
-            key, label, *sets["train"], *sets["valid"], *sets["calib"],
-            config=config, monotone=spec.monotone, trials=trials,
-            timeout=timeout, progress=progress, client=client,
+            key, label, Periods.of(ts, label), config=config, monotone=spec.monotone,
+            trials=trials, timeout=timeout, progress=progress, client=client,
         )  # fmt: skip
         model = res.model
         model.info["data_fingerprint"] = fp

@@ -79,22 +79,16 @@ def test_training_on_dask(tmp_path, monkeypatch):
     from scoring.contract import load_tables
     from scoring.dask_engine import dask_client
     from scoring.models.dataset import build_training_set, load_training_config
-    from scoring.models.tuning import tune_and_fit
+    from scoring.models.tuning import Periods, tune_and_fit
 
     cfg = load_training_config()
     tables = load_tables(SAMPLE_DIR)
     with dask_client(n_workers=2) as client:
         ts = build_training_set(tables, cfg, progress=False, client=client)
-        sets = {
-            p: (ts.X.iloc[ts.period(p)], ts.labels["default"].to_numpy()[ts.period(p)])
-            for p in ("train", "valid", "calib")
-        }
         res = tune_and_fit(
             "default_risk",
             "default",
-            *sets["train"],
-            *sets["valid"],
-            *sets["calib"],
+            Periods.of(ts, "default"),
             config=cfg,
             monotone=True,
             trials=2,

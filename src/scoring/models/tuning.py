@@ -53,15 +53,28 @@ class TuningResult:
     chosen_trial: int
 
 
+@dataclass(frozen=True)
+class Periods:
+    """The three periods a risk model is tuned on: fit (``train``), early stopping and Optuna
+    (``valid``), calibration (``calib``); each a (features, labels) pair."""
+
+    train: tuple[pd.DataFrame, np.ndarray]
+    valid: tuple[pd.DataFrame, np.ndarray]
+    calib: tuple[pd.DataFrame, np.ndarray]
+
+    @classmethod
+    def of(cls, ts, label: str) -> Periods:
+        """The periods of a :class:`~scoring.models.dataset.TrainingSet` for ``label``."""
+        y = ts.labels[label].to_numpy()
+        return cls(
+            *((ts.X.iloc[ts.period(p)], y[ts.period(p)]) for p in ("train", "valid", "calib"))
+        )
+
+
 def tune_and_fit(
     name: str,
     label: str,
-    X_train: pd.DataFrame,
-    y_train: np.ndarray,
-    X_valid: pd.DataFrame,
-    y_valid: np.ndarray,
-    X_calib: pd.DataFrame,
-    y_calib: np.ndarray,
+    periods: Periods,
     config: TrainingConfig,
     monotone: bool,
     trials: int | None = None,
@@ -71,10 +84,16 @@ def tune_and_fit(
 ) -> TuningResult:
     """Optuna study (TPE, median pruning, early stopping), size-aware choice, calibration.
 
-    With a Dask ``client``, every trial is fitted with ``lightgbm.dask`` on the cluster's
-    workers (the training rows are partitioned among them); early stopping is then applied
-    after the fit, on the validation period, and pruning is off.
+    ``trials`` and ``timeout`` override the configuration's. With a Dask ``client``, every
+    trial is fitted with ``lightgbm.dask`` on the cluster's workers (the training rows are
+    partitioned among them); early stopping is then applied after the fit, on the validation
+    period, and pruning is off.
     """
+    (X_train, y_train), (X_valid, y_valid), (X_calib, y_calib) = (
+        periods.train,
+        periods.valid,
+        periods.calib,
+    )
     tcfg = config.tuning
     n_trials = int(trials if trials is not None else tcfg.trials)
     budget = float(timeout if timeout is not None else tcfg.timeout_seconds)
