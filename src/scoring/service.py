@@ -16,7 +16,7 @@ from scoring.cases import CaseSet
 from scoring.explain import Reason, top_reasons
 from scoring.features import feature_arrays, frame, model_matrix, unknown_values
 from scoring.models.risk import RiskModel
-from scoring.policy.recommend import Policy
+from scoring.policy.recommend import Policy, Recommendations
 from scoring.presentation import local_iso, reason_line, risk_grade
 
 
@@ -147,6 +147,28 @@ def score_cases(bundle: Bundle, cs: CaseSet, num_threads: int = 0) -> Scores:
     return Scores(arrays, prob, contrib, base, unknown_values(cs))
 
 
+@dataclass
+class Decided:
+    """Scores and recommendations of a :class:`CaseSet` (row-aligned): what both the batch
+    output and the API's ``/next-action`` answers are formatted from."""
+
+    scores: Scores
+    recommendations: Recommendations
+
+
+def decide_cases(
+    bundle: Bundle, cs: CaseSet, explore: bool = True, num_threads: int = 0
+) -> Decided:
+    """Scores, explanations and the recommended action of every case: the one decision path
+    of the batch and the API (a ``ValueError`` when the bundle has no policy)."""
+    if bundle.policy is None:
+        why = bundle.missing.get("policy", "train one with `scoring train`")
+        raise ValueError(f"the models in use have no policy model ({why})")
+    s = score_cases(bundle, cs, num_threads=num_threads)
+    rec = bundle.policy.recommend(cs, s.arrays, explore=explore, num_threads=num_threads)
+    return Decided(s, rec)
+
+
 def batch_decisions(
     bundle: Bundle,
     cs: CaseSet,
@@ -156,12 +178,8 @@ def batch_decisions(
     num_threads: int = 0,
 ) -> pd.DataFrame:
     """One row per case with the CONTRACT §5 batch columns (and a few more)."""
-    if bundle.policy is None:
-        raise ValueError("the bundle has no policy model: train one with `scoring train`")
-    s = score_cases(bundle, cs, num_threads=num_threads)
-    decisions = bundle.policy.recommend(
-        cs, s.arrays, explore=explore, num_threads=num_threads
-    ).decisions
+    d = decide_cases(bundle, cs, explore=explore, num_threads=num_threads)
+    s, decisions = d.scores, d.recommendations.decisions
     texts = reason_lines(bundle, s, lang, k_reasons)
     nan = np.full(len(cs), np.nan)
     p_default = s.probability.get("default_risk", nan)

@@ -27,7 +27,7 @@ from scoring.calendar import utc_datetimes, utc_ns
 from scoring.cases import Case, CaseSet
 from scoring.explain import Reason
 from scoring.presentation import channel, debtor_zone, reason_line, risk_grade, template
-from scoring.service import Bundle, Scores, score_cases
+from scoring.service import Bundle, Scores, decide_cases, score_cases
 
 RISK_KEYS = ("default_risk", "dispute_risk")
 
@@ -74,6 +74,18 @@ def score(
     """Scores and explanations of each case (language: ``lang`` or the debtor's own)."""
     cs = CaseSet.from_cases(cases)
     s = score_cases(bundle, cs, num_threads=NUM_THREADS)
+    return cs, s, score_results(bundle, cases, s, lang, top_k, full_contributions)
+
+
+def score_results(
+    bundle: Bundle,
+    cases: list[Case],
+    s: Scores,
+    lang: str | None = None,
+    top_k: int = 5,
+    full_contributions: bool = False,
+) -> list[ScoreResult]:
+    """The ``/score`` answer of each case from its :class:`~scoring.service.Scores`."""
     langs = [lang or c.debtor.language for c in cases]
     reasons: dict[str, dict[str, list[list[Reason]]]] = {
         la: {key: s.reasons(bundle, key, top_k, la) for key in bundle.risk_models}
@@ -124,7 +136,7 @@ def score(
                 lang=la,
             )
         )
-    return cs, s, results
+    return results
 
 
 def decide(
@@ -136,10 +148,10 @@ def decide(
     explore: bool = True,
 ) -> list[NextActionResult]:
     """Scores, explanations and the recommended action of each case, with fresh decision ids."""
-    if bundle.policy is None:
-        raise ValueError("the models in use have no policy: /next-action is unavailable")
-    cs, s, scored = score(bundle, cases, lang, top_k, full_contributions)
-    rec = bundle.policy.recommend(cs, s.arrays, explore=explore, num_threads=NUM_THREADS)
+    cs = CaseSet.from_cases(cases)
+    decided = decide_cases(bundle, cs, explore=explore, num_threads=NUM_THREADS)
+    scored = score_results(bundle, cases, decided.scores, lang, top_k, full_contributions)
+    rec = decided.recommendations
     dec = rec.decisions
     values: pd.DataFrame = rec.options
     removed: list[dict[str, list[str]]] = rec.removed
