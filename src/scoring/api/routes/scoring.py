@@ -4,14 +4,13 @@ endpoints are plain ``def`` (run in the thread pool)."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from scoring.api import responses
+from scoring.api import audit_rows, responses
 from scoring.api.deps import (
     ERRORS,
     ApiError,
@@ -94,28 +93,9 @@ def _score_batch(
     _, _, results = responses.score(bundle, [c for j in jobs for c in j.cases], lang, top_k, full)
     per_job = _split(results, jobs)
     audit = services.store
-    versions = bundle.model_versions()
-    called = now_utc()
+    versions, called = bundle.model_versions(), now_utc()
     rows = [
-        {
-            "call_id": str(uuid.uuid4()),
-            "called_at": called,
-            "request_id": job.request_id,
-            "api_key": job.api_key,
-            "n_cases": len(rs),
-            "model_versions": versions,
-            "items": [
-                {
-                    "debtor_hash": audit.hash_debtor(r.debtor_id),
-                    "as_of": r.as_of.isoformat(),
-                    "default_probability": r.default_probability,
-                    "dispute_probability": r.dispute_probability,
-                    "risk_grade": r.risk_grade,
-                    "unknown_values": [u.field for u in r.unknown_values],
-                }
-                for r in rs
-            ],
-        }
+        audit_rows.score_call(audit, job.request_id, job.api_key, versions, rs, called)
         for job, rs in zip(jobs, per_job, strict=True)
     ]
     audit.queue_score_calls(rows)  # summaries: written in the background (no decision)
@@ -180,34 +160,11 @@ def _decide_batch(
     results = responses.decide(bundle, cases, lang, top_k, full, explore)
     audit = services.store
     decided = now_utc()
-    rows = []
-    for job, job_cases, rs in zip(jobs, _split(cases, jobs), _split(results, jobs), strict=True):
-        for case, r in zip(job_cases, rs, strict=True):
-            h = audit.hash_debtor(r.debtor_id)
-            inp = case.model_dump(mode="json")
-            inp["debtor"]["debtor_id"] = h
-            for inv in inp.get("open_invoices", []):
-                inv["invoice_id"] = audit.hash_invoice(inv["invoice_id"])
-            out = r.model_dump(mode="json")
-            out["debtor_id"] = h
-            rows.append(
-                {
-                    "decision_id": str(r.decision_id),
-                    "decided_at": decided,
-                    "as_of": r.as_of,
-                    "debtor_hash": h,
-                    "action": r.action,
-                    "scheduled_at": r.scheduled_at,
-                    "propensity": r.propensity,
-                    "expected_value": r.expected_value,
-                    "requires_review": r.requires_review,
-                    "model_versions": r.model_versions,
-                    "input": inp,
-                    "output": out,
-                    "request_id": job.request_id,
-                    "api_key": job.api_key,
-                }
-            )
+    rows = [
+        audit_rows.decision(audit, case, r, decided, job.request_id, job.api_key)
+        for job, job_cases, rs in zip(jobs, _split(cases, jobs), _split(results, jobs), strict=True)
+        for case, r in zip(job_cases, rs, strict=True)
+    ]
     _audited(lambda: audit.record_decisions(rows))
     services.metrics.count_batch("/next-action", len(jobs))
     services.metrics.count_decisions(
