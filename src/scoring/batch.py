@@ -80,3 +80,68 @@ def run_batch(
         out["as_of"] = out["as_of"].astype(str)
     write_atomic(out, output)
     return out
+
+
+def run_forecast(
+    data_dir: str | Path,
+    as_of,
+    weeks: int = 13,
+    output: str | Path | None = None,
+    alias: str = "champion",
+    simulations: int = 1000,
+    invoice_models=None,
+):
+    """``scoring forecast``: the cash forecast of :mod:`scoring.invoices.forecast` at
+    ``as_of`` with the registry's invoice models. Writes the weekly table to ``output``
+    (``.csv`` or ``.parquet``), the chart next to it (``.png``) and the summary with the DSO
+    forecast (``.json``); returns the :class:`~scoring.invoices.forecast.CashForecast`."""
+    import json
+
+    from scoring.invoices.forecast import cash_forecast
+
+    if not 1 <= int(weeks) <= 52:
+        raise ValueError(f"--weeks must be between 1 and 52, not {weeks}")
+    ts = pd.Timestamp(as_of)
+    if ts.tzinfo is None:
+        raise ValueError(
+            f"--as-of {as_of!r} must carry a UTC offset, e.g. 2026-10-05T09:00:00+02:00"
+        )
+    if output is not None:
+        output_format(output)
+    tables = load_tables(data_dir)
+    if invoice_models is None:
+        from scoring import registry
+        from scoring.invoices import InvoiceModels
+
+        registry.setup_mlflow()
+        try:
+            loaded = registry.resolve("invoice_risk", alias)
+        except registry.ModelNotFound as exc:
+            raise ValueError(
+                f"no invoice models under alias {alias!r}: train them with `scoring train` ({exc})"
+            ) from None
+        invoice_models = InvoiceModels.load(loaded.path)
+    fc = cash_forecast(invoice_models, tables, ts, int(weeks), int(simulations))
+    if output is not None:
+        from scoring import reporting
+
+        out = Path(output)
+        weekly = fc.weekly.assign(week_start=fc.weekly["week_start"].astype(str))
+        write_atomic(weekly, out)
+        chart = out.with_suffix(".png")
+        reporting.plot_cash_forecast(
+            fc.weekly, chart, title=f"Cash forecast at {ts:%Y-%m-%d} ({weeks} weeks)"
+        )
+        summary = {
+            "as_of": ts.isoformat(),
+            "weeks": int(weeks),
+            **{k: round(v, 4) for k, v in fc.summary.items()},
+            "dso": [
+                {"week": int(r.week), "date": str(r.date), "dso": round(float(r.dso), 2)}
+                for r in fc.dso.itertuples()
+            ],
+        }
+        tmp = out.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        tmp.replace(out.with_suffix(".json"))
+    return fc

@@ -266,6 +266,60 @@ def batch(
     typer.echo(f"wrote {output}: {len(out):,} cases; actions {mix}")
 
 
+@app.command()
+def forecast(
+    data: DataDir,
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="Instant of the forecast, ISO 8601 with offset.")
+    ],
+    weeks: Annotated[int, typer.Option("--weeks", help="Weeks to forecast (1-52).")] = 13,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            help="Weekly table (.csv or .parquet); the chart (.png) and the summary with the "
+            "DSO forecast (.json) are written next to it.",
+        ),
+    ] = None,
+    alias: AliasOpt = "champion",
+    simulations: Annotated[
+        int, typer.Option("--simulations", min=100, help="Monte Carlo draws of the intervals.")
+    ] = 1000,
+) -> None:
+    """Cash-in forecast of the open invoices per week, with 80 % and 95 % intervals, by
+    segment; the amount expected never to be paid; the DSO forecast."""
+    from scoring.batch import run_forecast
+    from scoring.contract import ContractError
+    from scoring.registry import RegistryError
+
+    try:
+        fc = run_forecast(data, as_of, weeks, output, alias, simulations)
+    except (ContractError, ValueError, FileNotFoundError, RegistryError) as exc:
+        _fail(str(exc))
+    w = fc.weekly[fc.weekly["segment"] == "all"]
+    typer.echo(f"cash forecast at {fc.as_of.isoformat()} ({len(w)} weeks, EUR)")
+    typer.echo(
+        w[["week", "week_start", "expected", "p10", "p90", "p2_5", "p97_5"]]
+        .round(0)
+        .to_string(index=False)
+    )
+    sm = fc.summary
+    typer.echo(
+        f"open book {sm['open_amount']:,.0f} EUR in {sm['open_invoices']:,.0f} invoices; "
+        f"expected cash-in {sm['expected_cash_in']:,.0f} "
+        f"(80 %: {sm['cash_in_p10']:,.0f} - {sm['cash_in_p90']:,.0f}); expected never paid "
+        f"(unpaid 90 days after due) {sm['expected_never_paid']:,.0f}"
+    )
+    typer.echo(
+        f"DSO now {sm['dso_now']:.1f} days, in {len(w)} weeks {sm['dso_forecast_end']:.1f} days "
+        f"(at constant sales of {sm['daily_sales']:,.0f} EUR a day); not yet open (due after "
+        f"as_of + 15 days, not forecast): {sm['not_yet_open_amount']:,.0f} EUR"
+    )
+    if output is not None:
+        typer.echo(f"wrote {output}, {Path(output).with_suffix('.png')}, "
+                   f"{Path(output).with_suffix('.json')}")  # fmt: skip
+
+
 # HTTP service commands (scoring.api.commands imports only typer at module level)
 from scoring.api.commands import export_command, serve_command  # noqa: E402
 

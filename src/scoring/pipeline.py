@@ -97,6 +97,13 @@ def _train(
         not_trained = dict(risk.not_trained)
         uris = stage_log_models(risk.models, ts)
         version_tags, metrics = dict(risk.version_tags), dict(risk.metrics)
+        if config.invoices.enabled:
+            inv = stage_invoice_models(tables, ts, config, risk.models, progress, tmp)
+            if isinstance(inv, str):
+                not_trained["invoice_risk"] = inv
+            else:
+                uris["invoice_risk"], version_tags["invoice_risk"] = inv.uri, inv.version_tags
+                metrics.update(inv.metrics)
         if with_policy:
             pol = stage_policy(tables, ts, progress, tmp)
             if isinstance(pol, str):
@@ -211,6 +218,51 @@ def stage_log_models(models: dict[str, RiskModel], ts: TrainingSet) -> dict[str,
     tracking.set_stage("log models")
     example = ts.X.iloc[ts.period("test")]
     return {key: registry.log_risk_model(model, example, key) for key, model in models.items()}
+
+
+@dataclass
+class InvoiceStage:
+    """What :func:`stage_invoice_models` produced."""
+
+    uri: str
+    version_tags: dict[str, str]
+    metrics: dict[str, float]
+
+
+def stage_invoice_models(
+    tables, ts: TrainingSet, config: TrainingConfig, case_models: dict[str, RiskModel],
+    progress: bool, workdir: Path,
+) -> InvoiceStage | str:  # fmt: skip
+    """Train the invoice models (payment date, dispute), choose each case probability's source
+    on the validation period, backtest the cash forecast at the start of the test period, log
+    it all and the model; or the reason they could not be trained (a string)."""
+    from scoring import registry, tracking
+    from scoring.invoices.forecast import cash_forecast, realized_cash
+    from scoring.invoices.train import InvoiceTrainingError, train_invoice_models
+
+    tracking.set_stage("invoice models")
+    try:
+        res = train_invoice_models(ts, tables, config, case_models, progress=progress)
+    except InvoiceTrainingError as exc:
+        return str(exc)
+    first_test = pd.Timestamp(ts.meta.loc[ts.meta["period"] == "test", "as_of"].min())
+    weeks = min(13, config.invoices.horizon_weeks)
+    fc = cash_forecast(res.models, tables, first_test, weeks, config.invoices.simulations)
+    realized = realized_cash(fc.invoices, tables, first_test, weeks)
+    tracking.log_invoice_models(res, fc, realized, workdir)
+    path = workdir / "invoice_risk.json"
+    res.models.save(path)
+    uri = registry.log_json_model(path, "invoice_risk")
+    m = res.metrics
+    tags = {
+        f"selection_{k}": v for k, v in res.models.selection.items()
+    } | {
+        "payment_calibration_max_gap": f"{m['invoices_payment_calibration_max_gap']:.4f}",
+        "rho_debtor": f"{res.models.rho:.4f}",
+    }  # fmt: skip
+    if "invoices_dispute_invoice_test_roc_auc" in m:
+        tags["test_roc_auc"] = f"{m['invoices_dispute_invoice_test_roc_auc']:.6f}"
+    return InvoiceStage(uri, tags, {k: float(v) for k, v in m.items() if v == v})
 
 
 @dataclass

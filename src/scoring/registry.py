@@ -21,7 +21,9 @@ import pandas as pd
 from scoring.settings import Settings, get_settings
 
 RISK_MODELS = ("default_risk", "dispute_risk")
-ALL_MODELS = (*RISK_MODELS, "policy")
+ALL_MODELS = (*RISK_MODELS, "policy", "invoice_risk")
+#: models a service can do without (older registries have none)
+OPTIONAL_MODELS = ("invoice_risk",)
 CHAMPION, CHALLENGER = "champion", "challenger"
 PROMOTION_TAG_PREFIX = "promotion."
 

@@ -466,3 +466,70 @@ def ope_figure(est: dict):
 
 def plot_ope(est: dict, path: Path) -> Path:
     return save_figure(ope_figure(est), path)
+
+
+# --------------------------------------------------------------------------------------
+# Invoice models and the cash forecast
+
+
+def payment_curve_figure(curve: pd.DataFrame, title: str = "Share of invoices paid, test period"):
+    """Predicted vs observed cumulative share paid by each week after as_of (count and
+    amount-weighted)."""
+    fig, ax = new_figure((6.5, 4))
+    ax.plot(curve["days"], curve["observed"], "o-", color="black", label="observed (invoices)")
+    ax.plot(curve["days"], curve["predicted"], "s--", color="C0", label="predicted (invoices)")
+    ax.plot(curve["days"], curve["observed_amount"], "o-", color="grey", alpha=0.6,
+            label="observed (amount)")  # fmt: skip
+    ax.plot(curve["days"], curve["predicted_amount"], "s--", color="C1", alpha=0.8,
+            label="predicted (amount)")  # fmt: skip
+    ax.set(xlabel="days after as_of", ylabel="share paid", ylim=(0, 1), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    return fig
+
+
+def plot_payment_curve(curve: pd.DataFrame, path: Path) -> Path:
+    return save_figure(payment_curve_figure(curve), path)
+
+
+def candidates_figure(comparison: pd.DataFrame, period: str = "test"):
+    """AUC of the case probabilities from the case model, the invoice roll-up and the blend,
+    overall and by days-past-due bucket, for each label."""
+    c = comparison[(comparison["period"] == period) & (comparison["grouping"] != "segment")]
+    labels = list(dict.fromkeys(c["label"]))
+    fig, axes = new_figure((6 * max(len(labels), 1), 4), 1, max(len(labels), 1), squeeze=False)
+    for ax, label in zip(axes[0], labels, strict=False):
+        t = c[c["label"] == label].pivot_table(index="group", columns="candidate", values="roc_auc")
+        t.plot.bar(ax=ax, rot=0)
+        lo = float(np.nanmin(t.to_numpy())) if t.size else 0.5
+        ax.set(ylim=(max(0.5, lo - 0.05), 1.0), title=f"{label}: ROC AUC, {period} period",
+               xlabel="days past due", ylabel="ROC AUC")  # fmt: skip
+        ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def plot_candidates(comparison: pd.DataFrame, path: Path) -> Path:
+    return save_figure(candidates_figure(comparison), path)
+
+
+def cash_forecast_figure(weekly: pd.DataFrame, realized: np.ndarray | None = None, title: str = ""):
+    """Expected cash-in per week with 80 % and 95 % intervals (all segments), and what was
+    actually paid when known."""
+    w = weekly[weekly["segment"] == "all"]
+    fig, ax = new_figure((7, 4))
+    x = w["week"].to_numpy()
+    ax.fill_between(x, w["p2_5"], w["p97_5"], color="C0", alpha=0.15, label="95 % interval")
+    ax.fill_between(x, w["p10"], w["p90"], color="C0", alpha=0.3, label="80 % interval")
+    ax.plot(x, w["expected"], "o-", color="C0", label="expected")
+    if realized is not None:
+        ax.plot(x, realized[: len(x)], "k^", label="actually paid")
+    ax.set(xlabel="week after as_of", ylabel="cash-in, EUR", title=title or "Cash forecast")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def plot_cash_forecast(
+    weekly: pd.DataFrame, path: Path, realized: np.ndarray | None = None, title: str = ""
+) -> Path:
+    return save_figure(cash_forecast_figure(weekly, realized, title), path)

@@ -15,6 +15,7 @@ import pandas as pd
 from scoring.cases import CaseSet
 from scoring.explain import Reason, top_reasons
 from scoring.features import feature_arrays, frame, model_matrix, unknown_values
+from scoring.invoices import InvoiceMatrix, InvoiceModels, InvoiceScores, invoice_matrix
 from scoring.models.risk import RiskModel
 from scoring.policy.recommend import Policy, Recommendations
 from scoring.presentation import local_iso, reason_line, risk_grade
@@ -35,6 +36,8 @@ class Bundle:
     alias: str = "local"
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
+    #: payment-date and dispute models per invoice (None: a registry trained before them)
+    invoice_models: InvoiceModels | None = None
 
     @property
     def risk_models(self) -> dict[str, RiskModel]:
@@ -65,6 +68,8 @@ class Bundle:
             except Exception as exc:  # noqa: BLE001 - reported below or re-raised
                 errors[key] = exc
         for key, error in errors.items():
+            if key in registry.OPTIONAL_MODELS:
+                continue
             required = require_policy if key == "policy" else require_risk
             if required or not loaded:
                 raise error
@@ -82,6 +87,7 @@ class Bundle:
             alias,
             {k: v.tags for k, v in loaded.items()},
             missing,
+            InvoiceModels.load(loaded["invoice_risk"].path) if "invoice_risk" in loaded else None,
         )
 
     def model_versions(self) -> dict[str, str]:
@@ -114,12 +120,26 @@ class Scores:
         contributions: dict[str, np.ndarray],
         base: dict[str, np.ndarray],
         unknown: list[list[str]],
+        case_probability: dict[str, np.ndarray] | None = None,
+        sources: dict[str, str] | None = None,
+        invoices: InvoiceScores | None = None,
+        invoice_rows: InvoiceMatrix | None = None,
     ) -> None:
         self.arrays = arrays
+        #: the served probability of each risk model key (see ``sources``)
         self.probability = probability
+        #: the case model's own calibrated probability (what ``contributions`` explain)
+        self.case_probability = case_probability if case_probability is not None else probability
+        #: risk model key -> where the served probability comes from: "case" (the case
+        #: model), "invoices" (the invoice models' roll-up) or "blend" (both)
+        self.sources = sources or {k: "case" for k in probability}
         self.contributions = contributions
         self.base = base
         self.unknown = unknown
+        self.invoices = invoices
+        self.invoice_rows = invoice_rows
+        #: the case set scored, when the caller keeps it here
+        self.caseset: CaseSet | None = None
         self._X: pd.DataFrame | None = None
 
     @property
@@ -135,8 +155,13 @@ class Scores:
         )
 
 
+LABEL_OF = {"default_risk": "default", "dispute_risk": "dispute"}
+
+
 def score_cases(bundle: Bundle, cs: CaseSet, num_threads: int = 0) -> Scores:
-    """Calibrated probabilities and exact TreeSHAP contributions for both risk models."""
+    """Calibrated probabilities and exact TreeSHAP contributions for both risk models, and,
+    with invoice models, each open invoice's payment-date distribution and dispute probability
+    (with TreeSHAP) and the case probabilities chosen on the validation period."""
     arrays = feature_arrays(cs)
     prob, contrib, base = {}, {}, {}
     for key, model in bundle.risk_models.items():
@@ -144,7 +169,18 @@ def score_cases(bundle: Bundle, cs: CaseSet, num_threads: int = 0) -> Scores:
         prob[key], contrib[key], base[key] = model.predict_with_contributions(
             M, num_threads=num_threads
         )
-    return Scores(arrays, prob, contrib, base, unknown_values(cs))
+    unknown = unknown_values(cs)
+    im = bundle.invoice_models
+    if im is None:
+        return Scores(arrays, prob, contrib, base, unknown)
+    rows = invoice_matrix(cs, arrays)
+    inv = im.score(rows, contributions=True, num_threads=num_threads)
+    served, sources = dict(prob), {}
+    for key, label in LABEL_OF.items():
+        p, src = im.case_probability(label, prob.get(key), inv)
+        if p is not None:
+            served[key], sources[key] = p, src
+    return Scores(arrays, served, contrib, base, unknown, prob, sources, inv, rows)
 
 
 @dataclass
@@ -205,6 +241,16 @@ def batch_decisions(
             "model_versions": ";".join(f"{k}={v}" for k, v in bundle.model_versions().items()),
         }
     )
+    if s.invoices is not None:
+        check = pd.DataFrame(invoices_to_check(s, cs, lang))
+        check["invoice_dispute_probability"] = check["invoice_dispute_probability"].astype(float)
+        out = pd.concat([out, check], axis=1)
+        review = (out["action"] == "dispute_review") & check["invoice_check_reason"].notna()
+        prefix = "À vérifier en priorité, " if lang == "fr" else "Check first: "
+        out.loc[review, "reasons"] = (
+            prefix + check.loc[review, "invoice_check_reason"] + " | " + out.loc[review, "reasons"]
+        )
+        out["probability_sources"] = ";".join(f"{k}={v}" for k, v in s.sources.items())
     return out
 
 
@@ -213,3 +259,110 @@ def reason_lines(bundle: Bundle, s: Scores, lang: str, k: int) -> list[str]:
     per = {key: s.reasons(bundle, key, k, lang) for key in bundle.risk_models}
     n = len(next(iter(s.arrays.values()))) if s.arrays else 0
     return [reason_line({key: r[i] for key, r in per.items()}, lang) for i in range(n)]
+
+
+# --------------------------------------------------------------------------------------
+# Per-invoice outputs
+
+
+@dataclass
+class InvoiceDetail:
+    """One open invoice's scores: dispute probability and why, payment-date distribution."""
+
+    invoice_id: str
+    amount: float
+    due_date: str
+    dispute_probability: float
+    dispute_reasons: list[str]
+    expected_payment_date: str | None
+    p_paid_by_due_date: float
+    p_paid_by_due_date_30: float
+    p_paid_within_horizon: float
+    default_probability: float
+    payment_weeks: list[float]
+
+
+def _dispute_phrases(s: Scores, rows: np.ndarray, lang: str, k: int = 2) -> list[list[str]]:
+    """The ``k`` features that raise each invoice's dispute probability most, as phrases."""
+    from scoring.invoices.features import INVOICE_FEATURE_NAMES, MATRIX_COLUMNS, invoice_phrase
+
+    inv, M = s.invoices, s.invoice_rows
+    if inv is None or M is None or inv.dispute_contrib is None:
+        return [[] for _ in rows]
+    out = []
+    n_inv = len(INVOICE_FEATURE_NAMES)  # the invoice's own columns come first
+    for r in rows:
+        c = inv.dispute_contrib[r]
+        # the invoice's own facts first (what a reviewer checks on the invoice); the case's
+        # only when none of them raises the probability
+        own = [j for j in np.argsort(-c[:n_inv], kind="stable")[:k] if c[j] > 0]
+        order = own or [j for j in np.argsort(-c, kind="stable")[:1] if c[j] > 0]
+        out.append([invoice_phrase(MATRIX_COLUMNS[j], float(M.X[r, j]), lang) for j in order])
+    return out
+
+
+def invoice_details(
+    s: Scores, cs: CaseSet, lang: str = "fr", k: int = 2
+) -> list[list[InvoiceDetail]]:
+    """Per case, its open invoices' :class:`InvoiceDetail` (empty lists without invoice
+    models)."""
+    n = len(cs)
+    inv, M = s.invoices, s.invoice_rows
+    if inv is None or M is None:
+        return [[] for _ in range(n)]
+    ids = [str(v) for v in cs.column("invoices", "invoice_id")]
+    by_due = inv.p_paid_by(M.due - M.day)
+    by_due30 = inv.p_paid_by(M.due + 30 - M.day)
+    median = inv.median_days()
+    phrases = _dispute_phrases(s, np.arange(len(ids)), lang, k)
+    out: list[list[InvoiceDetail]] = [[] for _ in range(n)]
+    for r in range(len(ids)):
+        pay = None
+        if not np.isnan(median[r]):
+            pay = str(np.datetime64(int(M.day[r] + median[r]), "D"))
+        out[int(M.case[r])].append(
+            InvoiceDetail(
+                invoice_id=ids[r],
+                amount=float(M.amount[r]),
+                due_date=str(np.datetime64(int(M.due[r]), "D")),
+                dispute_probability=float(inv.p_dispute_invoice[r]),
+                dispute_reasons=phrases[r],
+                expected_payment_date=pay,
+                p_paid_by_due_date=float(by_due[r]),
+                p_paid_by_due_date_30=float(by_due30[r]),
+                p_paid_within_horizon=float(1.0 - inv.dist[r, -1]),
+                default_probability=float(inv.p_default_invoice[r]),
+                payment_weeks=[round(float(v), 6) for v in inv.dist[r]],
+            )
+        )
+    return out
+
+
+def invoices_to_check(s: Scores, cs: CaseSet, lang: str = "fr") -> dict[str, list]:
+    """Per case, the open invoice most likely to be contested, its probability and why
+    ("facture F123 : sans référence de commande, envoyée sur papier"): lists
+    ``invoice_to_check``, ``invoice_dispute_probability``, ``invoice_check_reason`` (None
+    without invoice models)."""
+    n = len(cs)
+    out: dict[str, list] = {
+        "invoice_to_check": [None] * n,
+        "invoice_dispute_probability": [None] * n,
+        "invoice_check_reason": [None] * n,
+    }
+    inv, M = s.invoices, s.invoice_rows
+    if inv is None or M is None or len(M.case) == 0:
+        return out
+    p = inv.p_dispute_invoice
+    order = np.lexsort((-p, M.case))
+    first = order[np.r_[True, np.diff(M.case[order]) != 0]]
+    ids = cs.column("invoices", "invoice_id")
+    phrases = _dispute_phrases(s, first, lang)
+    word = "facture" if lang == "fr" else "invoice"
+    sep = " : " if lang == "fr" else ": "
+    for r, ph in zip(first.tolist(), phrases, strict=True):
+        c = int(M.case[r])
+        out["invoice_to_check"][c] = str(ids[r])
+        out["invoice_dispute_probability"][c] = float(p[r])
+        text = f"{word} {ids[r]}"
+        out["invoice_check_reason"][c] = f"{text}{sep}{', '.join(ph)}" if ph else text
+    return out

@@ -333,3 +333,70 @@ def log_policy(
     )
     mlflow.log_artifact(str(workdir / "policy_model_card.md"), "policy")
     mlflow.log_artifact(str(workdir / "policy_model_card.html"), "policy")
+
+
+# --------------------------------------------------------------------------------------
+# Invoice models
+
+
+def log_invoice_models(res, forecast, realized: np.ndarray | None, workdir: Path) -> None:
+    """The invoice models' metrics, the comparison of the case-probability candidates, the
+    payment-curve calibration and a cash-forecast backtest (forecast at the first instant of
+    the test period next to what was paid)."""
+    import mlflow
+
+    from scoring import reporting
+
+    mlflow.log_metrics({k: float(v) for k, v in res.metrics.items() if v == v})
+    mlflow.log_params(
+        {f"invoices.selection.{k}": v for k, v in res.models.selection.items()}
+        | {f"invoices.{k}": v for k, v in res.models.info.items()}
+    )
+    mlflow.set_tags({f"invoices.selection.{k}": v for k, v in res.models.selection.items()})
+    d = workdir / "invoices"
+    d.mkdir(exist_ok=True)
+    res.comparison.to_csv(d / "case_probability_candidates.csv", index=False)
+    res.calibration.to_csv(d / "payment_curve_test.csv", index=False)
+    paths = [
+        d / "case_probability_candidates.csv",
+        d / "payment_curve_test.csv",
+        reporting.plot_payment_curve(res.calibration, d / "payment_curve_test.png"),
+    ]
+    if len(res.comparison):
+        paths.append(
+            reporting.plot_candidates(res.comparison, d / "case_probability_candidates.png")
+        )
+    if forecast is not None:
+        weekly = forecast.weekly.copy()
+        if realized is not None:
+            weekly["realized"] = np.nan
+            m = weekly["segment"] == "all"
+            weekly.loc[m, "realized"] = realized[: int(m.sum())]
+        weekly.to_csv(d / "cash_forecast_backtest.csv", index=False)
+        forecast.dso.to_csv(d / "dso_forecast_backtest.csv", index=False)
+        title = f"Cash forecast at {forecast.as_of:%Y-%m-%d} (test period) vs paid"
+        paths += [
+            d / "cash_forecast_backtest.csv",
+            d / "dso_forecast_backtest.csv",
+            reporting.plot_cash_forecast(
+                forecast.weekly, d / "cash_forecast_backtest.png", realized, title
+            ),  # fmt: skip
+        ]
+        mlflow.log_metrics(
+            {f"forecast_backtest_{k}": float(v) for k, v in forecast.summary.items()}
+        )
+        if realized is not None:
+            w = forecast.weekly[forecast.weekly["segment"] == "all"]
+            err = np.abs(w["expected"].to_numpy() - realized[: len(w)])
+            inside = (realized[: len(w)] >= w["p10"].to_numpy()) & (
+                realized[: len(w)] <= w["p90"].to_numpy()
+            )
+            mlflow.log_metrics(
+                {
+                    "forecast_backtest_weekly_mae": float(err.mean()),
+                    "forecast_backtest_weekly_wape": float(err.sum() / max(realized.sum(), 1e-9)),
+                    "forecast_backtest_coverage_80": float(inside.mean()),
+                }
+            )
+    for p in paths:
+        mlflow.log_artifact(str(p), "invoice_risk")

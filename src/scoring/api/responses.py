@@ -17,6 +17,7 @@ import pandas as pd
 from scoring.api.schemas import (
     ActionOption,
     Contribution,
+    InvoiceScore,
     NextActionResult,
     RemovedAction,
     RiskExplanation,
@@ -27,7 +28,14 @@ from scoring.calendar import utc_datetimes, utc_ns
 from scoring.cases import Case, CaseSet
 from scoring.explain import Reason
 from scoring.presentation import channel, debtor_zone, reason_line, risk_grade, template
-from scoring.service import Bundle, Scores, decide_cases, score_cases
+from scoring.service import (
+    Bundle,
+    Scores,
+    decide_cases,
+    invoice_details,
+    invoices_to_check,
+    score_cases,
+)
 
 RISK_KEYS = ("default_risk", "dispute_risk")
 
@@ -74,6 +82,7 @@ def score(
     """Scores and explanations of each case (language: ``lang`` or the debtor's own)."""
     cs = CaseSet.from_cases(cases)
     s = score_cases(bundle, cs, num_threads=NUM_THREADS)
+    s.caseset = cs
     return cs, s, score_results(bundle, cases, s, lang, top_k, full_contributions)
 
 
@@ -99,6 +108,13 @@ def score_results(
         k: bundle.missing.get(k, "not loaded") for k in RISK_KEYS if k not in s.probability
     }
     names = {key: m.feature_names for key, m in bundle.risk_models.items()}
+    details: dict[str, list] = {}
+    checks: dict[str, dict[str, list]] = {}
+    if s.invoices is not None:
+        cs = s_caseset(s, cases)
+        for la in sorted(set(langs)):
+            details[la] = invoice_details(s, cs, la)
+            checks[la] = invoices_to_check(s, cs, la)
     results = []
     for i, case in enumerate(cases):
         la = langs[i]
@@ -108,7 +124,7 @@ def score_results(
             contrib = s.contributions[key][i]
             base = float(s.base[key][i])
             expl[key] = RiskExplanation(
-                probability=float(s.probability[key][i]),
+                probability=float(s.case_probability[key][i]),
                 model_version=versions.get(key),
                 base_value=base,
                 raw_score=base + float(contrib.sum()),
@@ -134,9 +150,18 @@ def score_results(
                 unknown_values=_unknown(case, s.unknown[i]),
                 model_versions=versions,
                 lang=la,
+                probability_sources=s.sources if s.invoices is not None else {},
+                invoices=[InvoiceScore(**vars(d)) for d in details[la][i]] if details else [],
+                invoice_to_check=checks[la]["invoice_check_reason"][i] if checks else None,
             )
         )
     return results
+
+
+def s_caseset(s: Scores, cases: list[Case]) -> CaseSet:
+    """The case set the scores were computed on (kept by :func:`score`), else rebuilt."""
+    cs = getattr(s, "caseset", None)
+    return cs if cs is not None else CaseSet.from_cases(cases)
 
 
 def decide(
@@ -150,6 +175,7 @@ def decide(
     """Scores, explanations and the recommended action of each case, with fresh decision ids."""
     cs = CaseSet.from_cases(cases)
     decided = decide_cases(bundle, cs, explore=explore, num_threads=NUM_THREADS)
+    decided.scores.caseset = cs
     scored = score_results(bundle, cases, decided.scores, lang, top_k, full_contributions)
     rec = decided.recommendations
     dec = rec.decisions

@@ -194,6 +194,40 @@ class RiskExplanation(_Out):
     reasons: list[str] = Field(description="Reason texts of the top contributions.")
 
 
+class InvoiceScore(_Out):
+    """One open invoice: when it will be paid and whether it will be contested (invoice models)."""
+
+    invoice_id: str
+    amount: float = Field(description="Amount still due, EUR.")
+    due_date: dt.date
+    dispute_probability: float = Field(
+        ge=0, le=1, description="Probability that it is contested within 90 days (0 if already)."
+    )
+    dispute_reasons: list[str] = Field(
+        description="What raises its dispute probability most (invoice model's TreeSHAP)."
+    )
+    expected_payment_date: dt.date | None = Field(
+        description="The date by which payment is more likely than not (median of the "
+        "payment-date distribution); null when that is beyond the model's horizon."
+    )
+    p_paid_by_due_date: float = Field(
+        ge=0, le=1, description="Probability of payment by the due date (0 if already overdue)."
+    )
+    p_paid_by_due_date_30: float = Field(
+        ge=0, le=1, description="Probability of payment by the due date + 30 days."
+    )
+    p_paid_within_horizon: float = Field(
+        ge=0, le=1, description="Probability of payment within the model's horizon (105 days)."
+    )
+    default_probability: float = Field(
+        ge=0, le=1, description="Probability that it is still unpaid 90 days after its due date."
+    )
+    payment_weeks: list[float] = Field(
+        description="Probability of payment in week 1, 2, ... after as_of; the last number is "
+        "'not paid within the horizon'. They sum to one."
+    )
+
+
 class UnknownValue(_Out):
     """A field whose value was never seen in training: scored as 'unknown'."""
 
@@ -236,6 +270,23 @@ class ScoreResult(_Out):
     )
     model_versions: dict[str, str] = Field(description="Registry versions of the models used.")
     lang: Lang = Field(description="Language of labels and texts.")
+    probability_sources: dict[str, Literal["case", "invoices", "blend"]] = Field(
+        default_factory=dict,
+        description="Where default_probability and dispute_probability come from, chosen by "
+        "`scoring train` on the validation period: the case model ('case', whose contributions "
+        "are in `explanations`), the roll-up of the invoice models ('invoices') or a logistic "
+        "blend of both ('blend').",
+    )
+    invoices: list[InvoiceScore] = Field(
+        default_factory=list,
+        description="Per open invoice: payment-date distribution and dispute probability "
+        "(empty when the registry has no invoice models).",
+    )
+    invoice_to_check: str | None = Field(
+        None,
+        description="The open invoice most likely to be contested and why, e.g. 'facture F12 : "
+        "sans référence de commande, envoyée sur papier'.",
+    )
 
 
 # --------------------------------------------------------------------------------------

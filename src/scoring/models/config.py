@@ -104,6 +104,28 @@ class ModelSpec(FrozenConfig):
     monotone: bool = Field(False, description="Apply the features' monotone constraints.")
 
 
+class InvoiceModelsConfig(FrozenConfig):
+    """The invoice models (payment date, dispute per invoice), trained after the case models."""
+
+    enabled: bool = Field(True, description="Train the invoice models with the case models.")
+    horizon_weeks: int = Field(
+        15, ge=2, le=26, description="Weeks after as_of of the payment-date distribution."
+    )
+    max_panel_rows: int = Field(
+        1_500_000, ge=10_000, description="Invoice-week rows of the hazard panel (sampled beyond)."
+    )
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(31, ge=2, le=255)
+    min_child_samples: int = Field(100, ge=1)
+    feature_fraction: float = Field(0.8, gt=0, le=1)
+    lambda_l2: float = Field(1.0, ge=0)
+    max_rounds: int = Field(800, ge=1)
+    early_stopping_rounds: int = Field(40, ge=1)
+    simulations: int = Field(
+        1000, ge=100, le=20000, description="Monte Carlo draws of the cash forecast's intervals."
+    )
+
+
 class TrainingConfig(FrozenConfig):
     """Everything ``scoring train`` reads besides the data (logged with every run)."""
 
@@ -115,6 +137,7 @@ class TrainingConfig(FrozenConfig):
     fixed_params: dict[str, str | int | float | bool] = Field(default_factory=dict)
     calibration: Calibration = Calibration()
     models: dict[Literal["default_risk", "dispute_risk"], ModelSpec] = Field(min_length=1)
+    invoices: InvoiceModelsConfig = InvoiceModelsConfig()
 
     def lightgbm_fixed(self) -> dict[str, Any]:
         return dict(self.fixed_params)
