@@ -92,9 +92,9 @@ def _problem(err: dict[str, Any]) -> tuple[str | None, str]:
 
 
 def _field_names() -> frozenset[str]:
-    from scoring.cases import Case, Debtor, OpenInvoice, PastAction, PaymentHistory
+    from scoring.cases import Case, Debtor, OpenInvoice, PastAction, PastInvoice, PaymentHistory
 
-    models = (Case, Debtor, OpenInvoice, PastAction, PaymentHistory)
+    models = (Case, Debtor, OpenInvoice, PastAction, PastInvoice, PaymentHistory)
     return frozenset(f for m in models for f in m.model_fields)
 
 

@@ -50,12 +50,13 @@ def decision(
     request_id: str,
     api_key: str | None,
 ) -> dict[str, Any]:
-    """The record of one decision: its input (the case) and output (the answer) with the
-    debtor id and the invoice ids replaced by their keyed hashes."""
+    """The record of one decision: its input (the case, with the history used: computed from
+    ``past_invoices`` when they were sent) and output (the answer) with the debtor id and the
+    invoice ids (open and past) replaced by their keyed hashes."""
     h = audit.hash_debtor(result.debtor_id)
     inp = case.model_dump(mode="json")
     inp["debtor"]["debtor_id"] = h
-    for inv in inp.get("open_invoices", []):
+    for inv in [*inp.get("open_invoices", []), *(inp.get("past_invoices") or [])]:
         inv["invoice_id"] = audit.hash_invoice(inv["invoice_id"])
     out = result.model_dump(mode="json")
     out["debtor_id"] = h

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -105,6 +106,51 @@ def _history(m: pd.DataFrame, n: int) -> pd.DataFrame:
     h[ints] = h[ints].fillna(0).astype("int64")
     h["amount_paid_12m"] = h["amount_paid_12m"].fillna(0.0)
     return h
+
+
+_INVOICE_DATES = (
+    "issue_date", "due_date", "paid_date", "dispute_date", "dispute_resolved_date", "legal_date",
+)  # fmt: skip
+
+
+def history_from_invoices(invoices: pd.DataFrame, as_of) -> dict[str, Any]:
+    """The payment-history summary (the fields of :class:`~scoring.cases.PaymentHistory`) of
+    one debtor's invoices at ``as_of``, computed by the training code (:func:`_history`, as
+    :func:`build_cases` computes it for each case).
+
+    ``invoices`` holds rows of the contract's ``invoices`` table (dates as dates or ISO text);
+    rows and facts dated on or after the calendar day of ``as_of`` are masked. The API computes
+    the same figures without pandas (:func:`scoring.cases.history.summarize_invoices`); this is
+    the reference it is tested against.
+    """
+    day = as_of_day(_to_utc(as_of))
+    n = len(invoices)
+
+    def col(name: str) -> np.ndarray:
+        if name not in invoices:  # an optional column left out
+            return np.full(n, None, dtype=object)
+        return pd.Series(invoices[name]).to_numpy()
+
+    m = pd.DataFrame(
+        {c: pd.to_datetime(col(c)).astype("datetime64[ns]") for c in _INVOICE_DATES},
+        index=pd.RangeIndex(n),
+    )
+    m["invoice_id"] = pd.array(col("invoice_id"), dtype="string")
+    m["amount"] = col("amount").astype("float64")
+    m["dispute_reason"] = pd.array(col("dispute_reason"), dtype="string")
+    m["rid"] = 0
+    m["day"] = pd.Series([day] * n, dtype="datetime64[ns]").to_numpy()
+    row = _history(m, 1).iloc[0]
+    out: dict[str, Any] = {}
+    for c in HISTORY_COLS:
+        v = row[c]
+        if c == "last_payment_date":
+            out[c] = None if pd.isna(v) else pd.Timestamp(v).date()
+        elif pd.isna(v):
+            out[c] = None
+        else:
+            out[c] = float(v) if isinstance(v, float | np.floating) else int(v)
+    return out
 
 
 def build_cases_at(

@@ -15,6 +15,7 @@ from scoring.cases.schema import (
     PastAction,
     PaymentHistory,
 )
+from scoring.contract import RECENT_ACTION_DAYS
 
 # --------------------------------------------------------------------------------------
 # Columnar form
@@ -134,8 +135,15 @@ class CaseSet:
     # -- conversions ---------------------------------------------------------------
     @classmethod
     def from_cases(cls, cases: Sequence[Case]) -> CaseSet:
-        """Columnar form of validated :class:`Case` objects (the API path)."""
+        """Columnar form of validated :class:`Case` objects (the API path).
+
+        As :func:`~scoring.cases.build_cases` does, it keeps the actions decided in the
+        :data:`RECENT_ACTION_DAYS` days before ``as_of`` (a caller may send the whole log), in
+        the order of ``decided_at``. The history is ``Case.history``, which validation computed
+        from ``past_invoices`` when they were given.
+        """
         rows, inv_rows, act_rows = [], [], []
+        window = RECENT_ACTION_DAYS * 86_400 * 10**9
         for i, c in enumerate(cases):
             row = c.debtor.model_dump()
             row.update(c.history.model_dump())
@@ -145,7 +153,9 @@ class CaseSet:
                 r = inv.model_dump()
                 r["case"] = i
                 inv_rows.append(r)
-            for a in c.recent_actions:
+            since = _utc_ns_of(c.as_of) - window
+            recent = [(t, a) for a in c.recent_actions if (t := _utc_ns_of(a.decided_at)) >= since]
+            for _, a in sorted(recent, key=lambda ta: ta[0]):
                 r = a.model_dump()
                 r["case"] = i
                 act_rows.append(r)

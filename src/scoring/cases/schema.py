@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -13,9 +14,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from scoring.cases.history import summarize_invoices
 from scoring.contract import (
     ACTIONS,
     DUE_HORIZON_DAYS,
@@ -180,8 +184,10 @@ class PaymentHistory(_Strict):
     """Summary of the debtor's past invoices as known before ``as_of``.
 
     "Paid" invoices are those fully paid before ``as_of``; days late = paid date - due date
-    (0 when paid on time). :func:`build_cases` computes it from the invoices table; collection
-    software calling the API computes the same figures from its ledger.
+    (0 when paid on time). :func:`build_cases` computes it from the invoices table. A caller of
+    the API either computes the same figures from its ledger and sends them here, or sends the
+    ledger's rows in ``Case.past_invoices`` and lets the service compute them with the training
+    code.
     """
 
     n_invoices: int = Field(0, ge=0, description="Invoices issued before as_of (open or not).")
@@ -249,6 +255,87 @@ class PaymentHistory(_Strict):
         return self
 
 
+#: dates a past invoice may carry (the range the API accepts for every date)
+PAST_DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
+
+
+def _supported_date(v: dt.date) -> dt.date:
+    lo, hi = PAST_DATE_RANGE
+    if not lo <= v <= hi:
+        raise ValueError(
+            f"{v.isoformat()} is outside the supported range {lo.isoformat()}..{hi.isoformat()}"
+        )
+    return v
+
+
+#: a date of a past invoice: ISO 8601 text (or a typed date) within :data:`PAST_DATE_RANGE`
+PastDate = Annotated[dt.date, BeforeValidator(_not_a_number), AfterValidator(_supported_date)]
+
+
+class PastInvoice(_Strict):
+    """One of the debtor's invoices as the collection software's ledger holds it, a row of
+    CONTRACT §1 ``invoices``: open, paid, disputed or in litigation, whatever its dates.
+
+    Dates on or after the calendar day of ``as_of`` (Europe/Paris) are allowed and ignored: an
+    invoice issued that day or later does not count at all, and a payment, dispute, resolution
+    or hand-over to litigation dated that day or later is treated as not having happened yet,
+    as in training.
+    """
+
+    invoice_id: str = Field(
+        min_length=1,
+        max_length=128,
+        description="Invoice key, unique within past_invoices; an open invoice has the same "
+        "key here and in open_invoices.",
+    )
+    issue_date: PastDate = Field(description="Issue date.")
+    due_date: PastDate = Field(description="Due date (>= issue_date).")
+    amount: float = Field(
+        gt=0,
+        le=MAX_AMOUNT,
+        description="Amount of the invoice, EUR (as invoiced, not the balance).",
+    )
+    purchase_order_ref: Bool | None = Field(
+        None, description="The invoice quotes the customer's order reference."
+    )
+    delivery_channel: Literal["e_invoice", "email", "paper"] | None = Field(
+        None, description="How the invoice was sent."
+    )
+    paid_date: PastDate | None = Field(
+        None, description="Date it was fully paid (>= issue_date); null while unpaid."
+    )
+    dispute_date: PastDate | None = Field(
+        None, description="Date the debtor contested it (>= issue_date); null if never."
+    )
+    dispute_reason: Literal["billing_error", "contract_terms", "quality", "other"] | None = Field(
+        None, description="Reason of the dispute (only with dispute_date)."
+    )
+    dispute_resolved_date: PastDate | None = Field(
+        None,
+        description="Date the dispute was resolved (>= dispute_date); null while it is open.",
+    )
+    legal_date: PastDate | None = Field(
+        None, description="Date it was handed to litigation (>= issue_date); null if never."
+    )
+
+    @model_validator(mode="after")
+    def _dates(self) -> PastInvoice:
+        if self.due_date < self.issue_date:
+            raise ValueError("due_date is before issue_date")
+        for name in ("paid_date", "dispute_date", "legal_date"):
+            v = getattr(self, name)
+            if v is not None and v < self.issue_date:
+                raise ValueError(f"{name} is before issue_date")
+        if self.dispute_date is None:
+            if self.dispute_resolved_date is not None:
+                raise ValueError("dispute_resolved_date given without dispute_date")
+            if self.dispute_reason is not None:
+                raise ValueError("dispute_reason given without dispute_date")
+        elif self.dispute_resolved_date and self.dispute_resolved_date < self.dispute_date:
+            raise ValueError("dispute_resolved_date is before dispute_date")
+        return self
+
+
 class PastAction(_Strict):
     """A collection decision taken before ``as_of`` (CONTRACT §1 ``actions``)."""
 
@@ -264,6 +351,10 @@ class PastAction(_Strict):
 
 MAX_INVOICES = 500
 MAX_ACTIONS = 500
+#: most invoices in ``Case.past_invoices``
+MAX_PAST_INVOICES = 5000
+#: how far a float of a sent ``history`` may be from the one computed from ``past_invoices``
+HISTORY_TOLERANCE = 1e-9
 
 
 class Case(_Strict):
@@ -275,12 +366,29 @@ class Case(_Strict):
         min_length=1, max_length=MAX_INVOICES, description="Invoices open at as_of."
     )
     history: PaymentHistory = Field(
-        default_factory=PaymentHistory, description="Payment history summary before as_of."
+        default_factory=PaymentHistory,
+        description="Payment history summary before as_of, computed by the caller. With "
+        "past_invoices it is computed by the service instead: a history sent as well must "
+        "agree with it (each field it gives: counts and dates exactly, amounts and means within "
+        f"{HISTORY_TOLERANCE:g}), or the case is rejected (422) with every field that differs.",
+    )
+    past_invoices: list[PastInvoice] | None = Field(
+        None,
+        max_length=MAX_PAST_INVOICES,
+        description="All the debtor's invoices the collection software knows (CONTRACT §1 "
+        "invoices: paid, open, disputed, in litigation; the open ones too, with the same "
+        "invoice_id as in open_invoices), instead of the history summary: the service computes "
+        "history from them with the code that computes it in training. Facts dated on or after "
+        "the calendar day of as_of (Europe/Paris) are ignored, so the whole ledger may be sent. "
+        "The invoices open at as_of according to them must be exactly open_invoices. "
+        f"At most {MAX_PAST_INVOICES} invoices; null (the default) to use history as sent.",
     )
     recent_actions: list[PastAction] = Field(
         default_factory=list,
         max_length=MAX_ACTIONS,
-        description=f"Actions decided in the {RECENT_ACTION_DAYS} days before as_of.",
+        description="The debtor's actions log before as_of: the actions decided in the "
+        f"{RECENT_ACTION_DAYS} days before as_of are used, older ones are ignored (as in "
+        "training), so the whole log (up to the limit) may be sent. Any order.",
     )
 
     @model_validator(mode="after")
@@ -301,4 +409,109 @@ class Case(_Strict):
         for i, a in enumerate(self.recent_actions):
             if a.decided_at >= self.as_of:
                 raise ValueError(f"recent_actions[{i}].decided_at must be before as_of")
+        if self.past_invoices is not None:
+            self._history_from_past_invoices(day)
         return self
+
+    def _history_from_past_invoices(self, day: dt.date) -> None:
+        """Check ``past_invoices`` against ``open_invoices`` and the sent ``history``, then
+        replace ``history`` by the one computed from them."""
+        past = self.past_invoices or []
+        where: dict[str, int] = {}
+        for j, inv in enumerate(past):
+            if inv.invoice_id in where:
+                raise ValueError(
+                    f"past_invoices[{j}].invoice_id: duplicate of "
+                    f"past_invoices[{where[inv.invoice_id]}].invoice_id ({inv.invoice_id!r})"
+                )
+            where[inv.invoice_id] = j
+        horizon = day + dt.timedelta(days=DUE_HORIZON_DAYS)
+        open_ids = set()
+        for i, o in enumerate(self.open_invoices):
+            j_or_none = where.get(o.invoice_id)
+            if j_or_none is None:
+                raise ValueError(
+                    f"open_invoices[{i}].invoice_id: {o.invoice_id!r} is not in past_invoices, "
+                    "which must hold all the debtor's invoices, the open ones included"
+                )
+            if not _open_on(past[j_or_none], day, horizon):
+                raise ValueError(
+                    f"open_invoices[{i}].invoice_id: {o.invoice_id!r} is not open at as_of "
+                    f"according to past_invoices[{j_or_none}] ({_why_closed(past[j_or_none], day)})"
+                )
+            open_ids.add(o.invoice_id)
+        for j, inv in enumerate(past):
+            if inv.invoice_id not in open_ids and _open_on(inv, day, horizon):
+                raise ValueError(
+                    f"past_invoices[{j}].invoice_id: {inv.invoice_id!r} is open at as_of "
+                    "(issued before it, unpaid, not in litigation, due within "
+                    f"{DUE_HORIZON_DAYS} days) but missing from open_invoices"
+                )
+        computed = summarize_invoices(past, day)
+        if "history" in self.model_fields_set:
+            _check_agreement(self.history, computed)
+        try:
+            self.history = PaymentHistory.model_validate(computed)
+        except ValidationError as e:
+            raise ValueError(
+                "past_invoices: the payment history computed from them is out of range "
+                f"({e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']})"
+            ) from None
+
+
+def _open_on(inv: PastInvoice, day: dt.date, horizon: dt.date) -> bool:
+    """The invoice is open on ``day`` (CONTRACT §3, as ``open_invoice_mask`` in training)."""
+    return (
+        inv.issue_date < day
+        and not (inv.paid_date is not None and inv.paid_date < day)
+        and not (inv.legal_date is not None and inv.legal_date < day)
+        and inv.due_date <= horizon
+    )
+
+
+def _why_closed(inv: PastInvoice, day: dt.date) -> str:
+    if inv.paid_date is not None and inv.paid_date < day:
+        return f"paid on {inv.paid_date.isoformat()}"
+    if inv.legal_date is not None and inv.legal_date < day:
+        return f"handed to litigation on {inv.legal_date.isoformat()}"
+    if inv.issue_date >= day:
+        return f"issued on {inv.issue_date.isoformat()}, not before as_of"
+    return f"due on {inv.due_date.isoformat()}, more than {DUE_HORIZON_DAYS} days after as_of"
+
+
+def _same(sent: Any, computed: Any) -> bool:
+    if sent is None or computed is None:
+        return sent is None and computed is None
+    if isinstance(sent, float) or isinstance(computed, float):
+        return math.isclose(sent, computed, rel_tol=HISTORY_TOLERANCE, abs_tol=HISTORY_TOLERANCE)
+    return bool(sent == computed)
+
+
+def _shown(v: Any) -> str:
+    if v is None:
+        return "null"
+    return v.isoformat() if isinstance(v, dt.date) else repr(v)
+
+
+def _check_agreement(sent: PaymentHistory, computed: dict[str, Any]) -> None:
+    """Every field the sent history gives must agree with the computed one; otherwise one
+    ``history_mismatch`` error per differing field, at ``history.<field>``."""
+    errors = []
+    for name in PaymentHistory.model_fields:
+        if name not in sent.model_fields_set:
+            continue
+        a, b = getattr(sent, name), computed[name]
+        if not _same(a, b):
+            errors.append(
+                InitErrorDetails(
+                    type=PydanticCustomError(
+                        "history_mismatch",
+                        "history.{field}: sent {sent}, computed from past_invoices {computed}",
+                        {"field": name, "sent": _shown(a), "computed": _shown(b)},
+                    ),
+                    loc=("history", name),
+                    input=a,
+                )
+            )
+    if errors:
+        raise ValidationError.from_exception_data("Case", errors)
