@@ -332,7 +332,7 @@ def invoice_details(
                 p_paid_by_due_date_30=float(by_due30[r]),
                 p_paid_within_horizon=float(1.0 - inv.dist[r, -1]),
                 default_probability=float(inv.p_default_invoice[r]),
-                payment_weeks=[round(float(v), 6) for v in inv.dist[r]],
+                payment_weeks=[float(v) for v in inv.dist[r]],
             )
         )
     return out
