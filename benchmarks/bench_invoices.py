@@ -229,7 +229,7 @@ def markdown(results: list[dict]) -> str:
     for r in results:
         t = r["truth_sample"]
 
-        def aucs(label: str) -> str:
+        def aucs(label: str, t: dict = t) -> str:
             d = t[label]
             return " / ".join(f"{d[k]['roc_auc']:.3f}" if k in d else "-" for k in ("case", "invoices", "blend", "truth"))
 
