@@ -166,7 +166,9 @@ def measure(name: str, args) -> dict:
     period = ts.meta["period"].astype(str).to_numpy()[M.case]
     rates = roll_rate_table(M, out, np.flatnonzero(period == "train"))
     fit_cases = ts.period("train")
-    portfolio_late = float(np.nanmean(ts.cases.cases["mean_days_late"].to_numpy(dtype=float)[fit_cases]))
+    portfolio_late = float(
+        np.nanmean(ts.cases.cases["mean_days_late"].to_numpy(dtype=float)[fit_cases])
+    )
     test_instants = sorted(pd.unique(ts.meta.loc[ts.meta["period"] == "test", "as_of"]))
     fc_rows = []
     end = tables["invoices"]["paid_date"].max()
@@ -203,10 +205,14 @@ def measure(name: str, args) -> dict:
         "payment_max_gap_amount": round(
             float((curve["predicted_amount"] - curve["observed_amount"]).abs().max()), 4
         ),
-        "dispute_invoice_test_auc": round(res.metrics.get("invoices_dispute_invoice_test_roc_auc", float("nan")), 4),
+        "dispute_invoice_test_auc": round(
+            res.metrics.get("invoices_dispute_invoice_test_roc_auc", float("nan")), 4
+        ),
         "case_test": {
-            k: round(v, 4) for k, v in res.metrics.items()
-            if k.endswith(("_test_roc_auc", "_test_ece", "_test_brier")) and k.startswith("invoices_")
+            k: round(v, 4)
+            for k, v in res.metrics.items()
+            if k.endswith(("_test_roc_auc", "_test_ece", "_test_brier"))
+            and k.startswith("invoices_")
         },  # fmt: skip
         "truth_sample": truth,
         "forecast": {
@@ -231,7 +237,10 @@ def markdown(results: list[dict]) -> str:
 
         def aucs(label: str, t: dict = t) -> str:
             d = t[label]
-            return " / ".join(f"{d[k]['roc_auc']:.3f}" if k in d else "-" for k in ("case", "invoices", "blend", "truth"))
+            return " / ".join(
+                f"{d[k]['roc_auc']:.3f}" if k in d else "-"
+                for k in ("case", "invoices", "blend", "truth")
+            )
 
         ece = " / ".join(f"{t[lb][t[lb]['chosen']]['ece']:.4f}" for lb in ("default", "dispute"))
         f = r["forecast"]
@@ -258,9 +267,17 @@ def main() -> None:
     for name in args.worlds.split(","):
         r = measure(name.strip(), args)
         results.append(r)
-        print(json.dumps({k: r[k] for k in ("world", "selection", "payment_max_gap", "forecast")}, default=str)[:600], flush=True)
+        print(
+            json.dumps(
+                {k: r[k] for k in ("world", "selection", "payment_max_gap", "forecast")},
+                default=str,
+            )[:600],
+            flush=True,
+        )
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"args": vars(args), "results": results}, indent=1, default=str))
+        Path(args.out).write_text(
+            json.dumps({"args": vars(args), "results": results}, indent=1, default=str)
+        )
     print(markdown(results))
 
 
