@@ -119,6 +119,15 @@ def main() -> None:
             "single_row_treeshap_ms": round(shap_ms, 3),
         }
     out["policy_ope"] = {k: v for k, v in res.metrics.items() if k.startswith("ope_")}
+    out["invoice_models"] = {
+        k: v
+        for k, v in res.metrics.items()
+        if k.startswith("invoices_")
+        and k.endswith(("test_roc_auc", "test_ece", "valid_log_loss", "max_gap", "rho_debtor"))
+    }
+    out["forecast_backtest"] = {
+        k: v for k, v in res.metrics.items() if k.startswith("forecast_backtest_")
+    }
     RESULTS.mkdir(exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2, default=float))
     print(json.dumps(out, indent=2, default=float))
