@@ -32,8 +32,12 @@ def run_batch(
     scheduler: str | None = None,
     partitions: int | None = None,
     progress: bool = False,
+    invoices_output: str | Path | None = None,
 ) -> pd.DataFrame:
     """Validate the data set, build every case at ``as_of``, decide, write the file.
+
+    ``invoices_output``: also write one row per open invoice (payment-date answers, dispute
+    probability and reasons) when the registry has invoice models (local engine).
 
     ``engine="dask"`` partitions the debtors over a Dask cluster (a local one unless
     ``scheduler`` is given); the output is identical to the in-process engine.
@@ -46,6 +50,10 @@ def run_batch(
             f"--as-of {as_of!r} must carry a UTC offset, e.g. 2026-10-05T09:00:00+02:00"
         )
     output_format(output)  # fail before any work
+    if invoices_output is not None:
+        output_format(invoices_output)
+        if engine != "local":
+            raise ValueError("--invoices needs the local engine")
     tables = load_tables(data_dir)
     if bundle is None:
         from scoring import registry
@@ -67,12 +75,25 @@ def run_batch(
         # in chunks, for the progress bar: every case is decided on its own (exploration is
         # seeded per debtor and instant), so the output does not depend on the chunking
         starts = range(0, len(cs), CHUNK)
+        inv_parts: list[pd.DataFrame] | None = [] if invoices_output is not None else None
         parts = [
             batch_decisions(
-                bundle, cs.take(range(i, min(i + CHUNK, len(cs)))), lang=lang, explore=explore
-            )
+                bundle,
+                cs.take(range(i, min(i + CHUNK, len(cs)))),
+                lang=lang,
+                explore=explore,
+                invoice_tables=inv_parts,
+            )  # fmt: skip
             for i in bar(starts, "deciding", progress, total=len(starts), unit="chunk")
         ]
+        if invoices_output is not None:
+            if bundle.invoice_models is None:
+                raise ValueError(
+                    "--invoices: the models in use have no invoice models (train them with "
+                    "`scoring train`)"
+                )
+            inv = pd.concat(inv_parts, ignore_index=True) if inv_parts else pd.DataFrame()
+            write_atomic(inv, invoices_output)
         out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if len(out) == 0:
         out = pd.DataFrame(columns=BATCH_COLUMNS)

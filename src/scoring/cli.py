@@ -249,6 +249,14 @@ def batch(
         int | None,
         typer.Option("--partitions", min=1, help="Dask partitions (default: 4 per worker)."),
     ] = None,
+    invoices: Annotated[
+        Path | None,
+        typer.Option(
+            "--invoices",
+            help="Also write one row per open invoice (payment date, dispute probability and "
+            "reasons), .parquet or .csv.",
+        ),
+    ] = None,
 ) -> None:
     """Decide for every case of a data set at an instant and write one row per case."""
     from scoring.batch import run_batch
@@ -259,11 +267,14 @@ def batch(
         out = run_batch(
             data, as_of, output, alias=alias, lang=lang.value, explore=explore,
             engine=engine.value, scheduler=scheduler, partitions=partitions, progress=progress,
+            invoices_output=invoices,
         )  # fmt: skip
     except (ContractError, ValueError, FileNotFoundError, RegistryError) as exc:
         _fail(str(exc))
     mix = out["action"].value_counts().to_dict() if len(out) else {}
     typer.echo(f"wrote {output}: {len(out):,} cases; actions {mix}")
+    if invoices is not None:
+        typer.echo(f"wrote {invoices}: one row per open invoice")
 
 
 @app.command()

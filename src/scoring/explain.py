@@ -88,6 +88,14 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
     ),
     "days_since_last_payment": ("dernier paiement il y a {d} jours", "last payment {d} days ago"),
     "days_since_last_contact": ("dernière relance il y a {d} jours", "last contact {d} days ago"),
+    "contacts_since_last_payment": (
+        "{d} relance(s) depuis le dernier paiement",
+        "{d} contact(s) since the last payment",
+    ),
+    "days_contact_to_payment": (
+        "dernier paiement {d} jours après une relance",
+        "last payment {d} days after a contact",
+    ),
     "n_contacts_cycle": ("{v} relance(s) sur l'encours", "{v} contact(s) on the open balance"),
     "n_not_reached_90d": ("injoignable {v} fois en 90 jours", "not reached {v} time(s) in 90 days"),
     "n_promises_90d": (

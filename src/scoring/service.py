@@ -212,8 +212,11 @@ def batch_decisions(
     explore: bool = True,
     k_reasons: int = 3,
     num_threads: int = 0,
+    invoice_tables: list[pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """One row per case with the CONTRACT §5 batch columns (and a few more)."""
+    """One row per case with the CONTRACT §5 batch columns (and a few more). With
+    ``invoice_tables`` (a list) and invoice models, one row per open invoice
+    (:func:`invoice_frame`) is appended to it."""
     d = decide_cases(bundle, cs, explore=explore, num_threads=num_threads)
     s, decisions = d.scores, d.recommendations.decisions
     texts = reason_lines(bundle, s, lang, k_reasons)
@@ -251,7 +254,23 @@ def batch_decisions(
             prefix + check.loc[review, "invoice_check_reason"] + " | " + out.loc[review, "reasons"]
         )
         out["probability_sources"] = ";".join(f"{k}={v}" for k, v in s.sources.items())
+        if invoice_tables is not None:
+            invoice_tables.append(invoice_frame(s, cs, lang))
     return out
+
+
+def invoice_frame(s: Scores, cs: CaseSet, lang: str = "fr") -> pd.DataFrame:
+    """One row per open invoice: its debtor, amount, due date, dispute probability and
+    reasons, payment-date answers (see :class:`InvoiceDetail`)."""
+    ids = cs.cases["debtor_id"].astype(str).to_numpy()
+    rows = []
+    for c, details in enumerate(invoice_details(s, cs, lang)):
+        for d in details:
+            r = vars(d).copy()
+            r.pop("payment_weeks")
+            r["dispute_reasons"] = "; ".join(r["dispute_reasons"])
+            rows.append({"debtor_id": ids[c], **r})
+    return pd.DataFrame(rows)
 
 
 def reason_lines(bundle: Bundle, s: Scores, lang: str, k: int) -> list[str]:

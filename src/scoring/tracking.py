@@ -348,6 +348,7 @@ def log_invoice_models(res, forecast, realized: np.ndarray | None, workdir: Path
     from scoring import reporting
 
     mlflow.log_metrics({k: float(v) for k, v in res.metrics.items() if v == v})
+    mlflow.log_metrics({f"invoices_seconds_{k}": float(v) for k, v in res.seconds.items()})
     mlflow.log_params(
         {f"invoices.selection.{k}": v for k, v in res.models.selection.items()}
         | {f"invoices.{k}": v for k, v in res.models.info.items()}

@@ -222,3 +222,16 @@ def test_case_model_rejects_incoherent_input():
 def test_as_of_must_be_aware(tables):
     with pytest.raises(ValueError, match="offset"):
         build_cases(tables, dt.datetime(2026, 2, 1))
+
+
+def test_responsiveness_features_on_a_hand_made_timeline():
+    """D1 last paid on 2025-10-20 and got three contacts since (an e-mail, a call, a formal
+    notice; no contact before that payment in the log); D2 paid I4 on 2026-02-10, 20 days
+    after an SMS on 2026-01-21, and got only a 'wait' since."""
+    tables = validate_tables(tiny_tables())[0]
+    cs = build_cases(tables, "2026-02-20T10:00:00+01:00")
+    X = features(cs).set_index(cs.cases["debtor_id"].astype(str))
+    assert X.loc["D1", "contacts_since_last_payment"] == 3
+    assert np.isnan(X.loc["D1", "days_contact_to_payment"])
+    assert X.loc["D2", "contacts_since_last_payment"] == 0
+    assert X.loc["D2", "days_contact_to_payment"] == 20

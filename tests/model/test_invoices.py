@@ -266,3 +266,20 @@ def test_forecast_command(trained, tmp_path):
     assert "dso" in out.with_suffix(".json").read_text()
     bad = CliRunner().invoke(app, [*args[:4], "2026-03-02", *args[5:]])
     assert bad.exit_code != 0 and "offset" in bad.output
+
+
+def test_batch_writes_one_row_per_open_invoice(invoice_bundle, tmp_path):
+    from scoring.batch import run_batch
+
+    as_of = "2026-03-02T09:00:00+01:00"
+    out = run_batch(SAMPLE_DIR, as_of, tmp_path / "b.parquet", bundle=invoice_bundle,
+                    invoices_output=tmp_path / "inv.csv")  # fmt: skip
+    inv = pd.read_csv(tmp_path / "inv.csv")
+    cs = build_cases(load_tables(SAMPLE_DIR), pd.Timestamp(as_of))
+    assert sorted(inv["invoice_id"]) == sorted(cs.invoices["invoice_id"])
+    assert set(inv["debtor_id"]) == set(out["debtor_id"])
+    assert inv["dispute_probability"].between(0, 1).all()
+    assert (inv["p_paid_by_due_date"] <= inv["p_paid_by_due_date_30"] + 1e-12).all()
+    with pytest.raises(ValueError, match="local engine"):
+        run_batch(SAMPLE_DIR, as_of, tmp_path / "c.csv", bundle=invoice_bundle, engine="dask",
+                  invoices_output=tmp_path / "i.csv")  # fmt: skip

@@ -370,6 +370,21 @@ FEATURES: tuple[Feature, ...] = (
         unit="days",
     ),
     _f(
+        "contacts_since_last_payment",
+        "Relances depuis le dernier paiement",
+        "Contacts since the last payment",
+        "contacts decided after the last payment (in the 180 days before as_of)",
+        unit="count",
+    ),
+    _f(
+        "days_contact_to_payment",
+        "Délai de réaction au dernier paiement",
+        "Days from contact to last payment",
+        "days from the last contact before the last payment to that payment (how fast the "
+        "debtor answers a reminder)",
+        unit="days",
+    ),
+    _f(
         "last_action",
         "Dernière action",
         "Last action",

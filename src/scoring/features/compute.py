@@ -211,6 +211,17 @@ def feature_arrays(cs: CaseSet) -> FeatureArrays:
     out["n_calls_30d"] = count((action == "phone_call") & (age_days <= 30))
     out["n_formal_notices"] = count(action == "formal_notice")
     out["days_since_last_contact"] = _per_case(np.where(is_contact, age_days, np.nan), ac, n, "min")
+    # responsiveness: contacts left unanswered since the last payment, and how soon after a
+    # contact the last payment came
+    contact_day = _paris_days(decided)
+    paid_day = last_paid[ac]
+    after = is_contact & (contact_day > paid_day)
+    out["contacts_since_last_payment"] = np.where(
+        np.isnan(last_paid), count(is_contact), count(after)
+    )
+    before = is_contact & (contact_day <= paid_day)
+    last_before = _per_case(np.where(before, contact_day, np.nan), ac, n, "max")
+    out["days_contact_to_payment"] = last_paid - last_before
     # actions are sorted by (case, decided_at): the last row per case is the latest
     out["last_action"] = _codes(_last_per_case(action, ac, n), FEATURE_BY_NAME["last_action"])
     has_outcome = is_contact & np.not_equal(outcome, None)  # type: ignore[call-overload]
