@@ -308,15 +308,22 @@ def _dispute_phrases(s: Scores, rows: np.ndarray, lang: str, k: int = 2) -> list
     inv, M = s.invoices, s.invoice_rows
     if inv is None or M is None or inv.dispute_contrib is None:
         return [[] for _ in rows]
+    cols = inv.dispute_columns
+    own_cols = np.array([c in INVOICE_FEATURE_NAMES for c in cols])
     out = []
-    n_inv = len(INVOICE_FEATURE_NAMES)  # the invoice's own columns come first
     for r in rows:
         c = inv.dispute_contrib[r]
         # the invoice's own facts first (what a reviewer checks on the invoice); the case's
         # only when none of them raises the probability
-        own = [j for j in np.argsort(-c[:n_inv], kind="stable")[:k] if c[j] > 0]
+        own = [j for j in np.argsort(-np.where(own_cols, c, -np.inf), kind="stable")[:k]
+               if own_cols[j] and c[j] > 0]  # fmt: skip
         order = own or [j for j in np.argsort(-c, kind="stable")[:1] if c[j] > 0]
-        out.append([invoice_phrase(MATRIX_COLUMNS[j], float(M.X[r, j]), lang) for j in order])
+        out.append(
+            [
+                invoice_phrase(cols[j], float(M.X[r, MATRIX_COLUMNS.index(cols[j])]), lang)
+                for j in order
+            ]
+        )
     return out
 
 

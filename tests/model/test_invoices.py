@@ -127,13 +127,13 @@ def test_weekly_distribution_extends_with_the_last_hazard():
 # The cash forecast on a hand-made portfolio
 
 
-def _constant_hazard_booster(h: float) -> lgb.Booster:
+def _constant_hazard_booster(h: float, width: int = len(HAZARD_COLUMNS)) -> lgb.Booster:
     """A real LightGBM booster that predicts the hazard ``h`` whatever the invoice: no split
     can be made (``min_data_in_leaf`` above half the rows), the prediction is the base rate."""
     n = 200
     y = np.zeros(n)
     y[: int(h * n)] = 1
-    X = np.random.default_rng(0).normal(size=(n, len(HAZARD_COLUMNS)))
+    X = np.random.default_rng(0).normal(size=(n, width))
     params = {"objective": "binary", "min_data_in_leaf": n, "verbosity": -1,
               "boost_from_average": True}  # fmt: skip
     return lgb.train(params, lgb.Dataset(X, y), num_boost_round=1)
@@ -158,6 +158,22 @@ def test_forecast_of_a_hand_made_portfolio():
     assert fc.summary["expected_cash_in"] == pytest.approx(total * (1 - 0.5**6))
     assert fc.summary["expected_unpaid_after_horizon"] == pytest.approx(total * 0.5**6)
     assert len(fc.dso) == 7 and fc.dso["dso"].notna().all()
+
+
+def test_models_trained_on_fewer_features_still_serve(tmp_path):
+    """A model saved before a feature was added reads its own columns by name; one that needs
+    a feature this version does not compute is refused with a clear message."""
+    tables = validate_tables(tiny_tables())[0]
+    M = invoice_matrix(build_cases(tables, AS_OF))
+    older = [c for c in HAZARD_COLUMNS if c != "days_contact_to_payment"]
+    m = InvoiceModels(_constant_hazard_booster(0.25, len(older)), None, None, 3, columns=older)
+    m.save(tmp_path / "m.json")
+    again = InvoiceModels.load(tmp_path / "m.json")
+    assert again.hazards(M) == pytest.approx(0.25)
+    d = m.to_dict()
+    d["columns"] = [*older, "a_feature_from_the_future"]
+    with pytest.raises(ValueError, match="retrain"):
+        InvoiceModels.from_dict(d)
 
 
 def test_intervals_reflect_the_dependence_between_a_debtors_invoices():

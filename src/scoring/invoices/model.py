@@ -119,6 +119,7 @@ class InvoiceScores:
     p_default_invoice: np.ndarray  # unpaid 90 days after the due date
     p_dispute_invoice: np.ndarray  # contested within 90 days after as_of (0 if already)
     dispute_contrib: np.ndarray | None  # (n_invoices, n_features) TreeSHAP of the dispute model
+    dispute_columns: list[str]  # the features of ``dispute_contrib``'s columns
     case_default: np.ndarray  # calibrated roll-up per case
     case_dispute: np.ndarray
 
@@ -159,6 +160,22 @@ class InvoiceModels:
     #: correlation of the payment times of one debtor's invoices (Gaussian copula)
     rho: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
+    #: the hazard model's input columns, as trained (the dispute model's are the same
+    #: without :data:`HAZARD_EXTRA`): a model trained before a feature was added still serves
+    columns: list[str] = field(default_factory=lambda: list(HAZARD_COLUMNS))
+
+    @property
+    def dispute_columns(self) -> list[str]:
+        return [c for c in self.columns if c not in HAZARD_EXTRA]
+
+    def _select(self, A: np.ndarray, have: list[str], want: list[str]) -> np.ndarray:
+        if want == have:
+            return A
+        key = (len(have), tuple(want))
+        cache = self.__dict__.setdefault("_index_cache", {})
+        if key not in cache:
+            cache[key] = np.array([have.index(c) for c in want], dtype=np.int64)
+        return A[:, cache[key]]
 
     # -- prediction ----------------------------------------------------------------
     def hazards(self, M: InvoiceMatrix, num_threads: int = 0) -> np.ndarray:
@@ -167,7 +184,7 @@ class InvoiceModels:
             return np.zeros((0, K))
         rows = np.repeat(np.arange(n), K)
         weeks = np.tile(np.arange(K), n)
-        H = hazard_rows(M, weeks, rows)
+        H = self._select(hazard_rows(M, weeks, rows), HAZARD_COLUMNS, self.columns)
         raw = np.asarray(self.hazard.predict(H, raw_score=True, num_threads=num_threads))
         if self.week_shift:
             raw = raw + np.asarray(self.week_shift)[weeks]
@@ -179,7 +196,8 @@ class InvoiceModels:
     def dispute_raw(self, M: InvoiceMatrix, num_threads: int = 0) -> np.ndarray:
         if self.dispute is None or len(M.X) == 0:
             return np.zeros(len(M.X))
-        p = np.asarray(self.dispute.predict(M.X, num_threads=num_threads))
+        X = self._select(M.X, MATRIX_COLUMNS, self.dispute_columns)
+        p = np.asarray(self.dispute.predict(X, num_threads=num_threads))
         return np.where(M.disputed, 0.0, p)
 
     def dispute_probability(self, M: InvoiceMatrix, num_threads: int = 0) -> np.ndarray:
@@ -214,7 +232,8 @@ class InvoiceModels:
         )
         contrib = None
         if contributions and self.dispute is not None and len(M.X):
-            c = np.asarray(self.dispute.predict(M.X, pred_contrib=True, num_threads=num_threads))
+            X = self._select(M.X, MATRIX_COLUMNS, self.dispute_columns)
+            c = np.asarray(self.dispute.predict(X, pred_contrib=True, num_threads=num_threads))
             contrib = c[:, :-1]
         rolls = self.roll_ups(M, dist, raw_dispute)
         cal = {
@@ -222,8 +241,9 @@ class InvoiceModels:
             for k, v in rolls.items()
         }
         return InvoiceScores(
-            dist, self.default_raw(M, dist), p_dispute, contrib, cal["default"], cal["dispute"]
-        )
+            dist, self.default_raw(M, dist), p_dispute, contrib, self.dispute_columns,
+            cal["default"], cal["dispute"],
+        )  # fmt: skip
 
     def case_probability(
         self, label: str, p_case: np.ndarray | None, s: InvoiceScores
@@ -251,7 +271,7 @@ class InvoiceModels:
             if self.dispute_calibrator
             else None,
             "horizon_weeks": self.horizon_weeks,
-            "columns": HAZARD_COLUMNS,
+            "columns": self.columns,
             "case_calibrators": {k: v.to_dict() for k, v in self.case_calibrators.items()},
             "blends": {k: vars(v) for k, v in self.blends.items()},
             "selection": self.selection,
@@ -262,10 +282,12 @@ class InvoiceModels:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> InvoiceModels:
-        if list(d.get("columns", [])) != HAZARD_COLUMNS:
+        columns = list(d.get("columns", []))
+        unknown = [c for c in columns if c not in HAZARD_COLUMNS]
+        if unknown or not columns:
             raise ValueError(
-                "invoice models trained on other invoice features than this version computes: "
-                "retrain with `scoring train`"
+                f"invoice models trained on features this version does not compute "
+                f"({unknown[:5]}): retrain with `scoring train`"
             )
         return cls(
             hazard=lgb.Booster(model_str=d["hazard"]),
@@ -282,6 +304,7 @@ class InvoiceModels:
             week_shift=[float(v) for v in d.get("week_shift", [])],
             rho=float(d.get("rho", 0.0)),
             info=dict(d.get("info", {})),
+            columns=columns,
         )
 
     def save(self, path) -> None:
