@@ -60,6 +60,18 @@ def decision(
         inv["invoice_id"] = audit.hash_invoice(inv["invoice_id"])
     out = result.model_dump(mode="json")
     out["debtor_id"] = h
+    hashed = {}
+    for inv in out.get("invoices") or []:
+        hashed[inv["invoice_id"]] = inv["invoice_id"] = audit.hash_invoice(inv["invoice_id"])
+    check = out.get("invoice_to_check")
+    if check:
+        # "facture F12 : ...": the id is the second word
+        word, raw_id, *rest = check.split(" ", 2)
+        key = raw_id.rstrip(":")
+        tail = raw_id[len(key) :]
+        out["invoice_to_check"] = " ".join(
+            [word, hashed.get(key, audit.hash_invoice(key)) + tail, *rest]
+        )
     return {
         "decision_id": str(result.decision_id),
         "decided_at": decided_at,
