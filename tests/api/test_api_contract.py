@@ -14,6 +14,7 @@ from scoring.policy.rules import RULE_IDS
 SCORE_FIELDS = {
     "debtor_id", "as_of", "default_probability", "dispute_probability", "risk_grade", "reasons",
     "explanations", "unknown_values", "model_versions", "lang", "unavailable",
+    "probability_sources", "invoices", "invoice_to_check",
 }  # fmt: skip
 DECISION_FIELDS = SCORE_FIELDS | {
     "decision_id", "action", "channel", "scheduled_at", "tone", "template", "installments",
@@ -49,7 +50,7 @@ def test_health_ready_models(client, bundle):
     assert client.get("/models").status_code == 401
     models = client.get("/models", headers=headers("scoring")).json()
     assert models["ready"] is True
-    assert set(models["models"]) == {"default_risk", "dispute_risk", "policy"}
+    assert set(models["models"]) == {"default_risk", "dispute_risk", "policy", "invoice_risk"}
     assert "test_roc_auc" in models["models"]["default_risk"]["metrics"]
 
 
@@ -96,7 +97,16 @@ def test_score_one_case(client, bundle):
             "text",
         }
         assert len(e["reasons"]) == 5
-    assert body["default_probability"] == body["explanations"]["default_risk"]["probability"]
+    # the served probability is the case model's unless the invoice models won on validation
+    for key, field in (
+        ("default_risk", "default_probability"),
+        ("dispute_risk", "dispute_probability"),
+    ):
+        src = body["probability_sources"][key]
+        assert src in ("case", "invoices", "blend")
+        if src == "case":
+            assert body[field] == body["explanations"][key]["probability"]
+    assert len(body["invoices"]) == len(EXAMPLE_CASE["open_invoices"])
 
 
 def test_score_list_keeps_order_and_options(client, sample_cases):

@@ -66,7 +66,8 @@ def test_learners_recover_an_effect_confined_to_a_small_segment(arms, name):
     model = make_learner(name).fit(arms)
     seg = (arms.M[:, SEG] == 1) & (arms.M[:, BIG] > 1.8)
     eff, _ = _effects(model, arms, PHONE)
-    assert eff[seg].mean() > 0.3, eff[seg].mean()
+    # planted: +0.5 in a segment of ~5 % of the rows, among ~60 noise columns
+    assert eff[seg].mean() > 0.25, eff[seg].mean()
     assert abs(eff[~seg].mean()) < 0.08, eff[~seg].mean()
     # the harmful action: lower payment, more disputes
     eff_fn, disp_fn = _effects(model, arms, FN)
