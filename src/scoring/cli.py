@@ -184,6 +184,20 @@ def train(
             f"  {key}: test AUC {m[f'{key}_test_roc_auc']:.4f}, Brier {m[f'{key}_test_brier']:.4f}, "
             f"ECE {m[f'{key}_test_ece']:.4f}, {res.models[key].info['trees']} trees"
         )
+    m = res.metrics
+    for label in ("default", "dispute"):
+        cands = {
+            c: m.get(f"invoices_{label}_{c}_test_roc_auc") for c in ("case", "invoices", "blend")
+        }
+        if cands["invoices"] is not None:
+            shown = ", ".join(f"{c} {v:.4f}" for c, v in cands.items() if v is not None)
+            typer.echo(f"  {label} probability from: {res.selection.get(label, 'case')} "
+                       f"(chosen on validation; test AUC {shown})")  # fmt: skip
+    if "invoices_payment_calibration_max_gap" in m:
+        typer.echo(
+            f"  invoice payment dates: predicted vs observed share paid by week, max gap "
+            f"{100 * m['invoices_payment_calibration_max_gap']:.1f} points (test period)"
+        )
     for key, v in res.versions.items():
         typer.echo(f"  registered {key} version {v} (alias challenger)")
     for key, why in res.not_trained.items():

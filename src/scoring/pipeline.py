@@ -32,6 +32,8 @@ class TrainResult:
     seconds: float = 0.0
     #: model key -> why it was not trained on this data set (nothing of it registered)
     not_trained: dict[str, str] = field(default_factory=dict)
+    #: label -> where the served case probability comes from (case, invoices, blend)
+    selection: dict[str, str] = field(default_factory=dict)
 
 
 def evaluate_risk_model(
@@ -97,6 +99,7 @@ def _train(
         not_trained = dict(risk.not_trained)
         uris = stage_log_models(risk.models, ts)
         version_tags, metrics = dict(risk.version_tags), dict(risk.metrics)
+        selection: dict[str, str] = {}
         if config.invoices.enabled:
             inv = stage_invoice_models(tables, ts, config, risk.models, progress, tmp)
             if isinstance(inv, str):
@@ -104,6 +107,7 @@ def _train(
             else:
                 uris["invoice_risk"], version_tags["invoice_risk"] = inv.uri, inv.version_tags
                 metrics.update(inv.metrics)
+                selection = inv.selection
         if with_policy:
             pol = stage_policy(tables, ts, progress, tmp)
             if isinstance(pol, str):
@@ -121,7 +125,7 @@ def _train(
         elapsed = time.perf_counter() - start
         tracking.finish_run(elapsed)
         return TrainResult(
-            run_id, risk.models, versions, metrics, risk.tables, elapsed, not_trained
+            run_id, risk.models, versions, metrics, risk.tables, elapsed, not_trained, selection
         )
     except BaseException as exc:
         tracking.fail_run(exc)
@@ -227,6 +231,7 @@ class InvoiceStage:
     uri: str
     version_tags: dict[str, str]
     metrics: dict[str, float]
+    selection: dict[str, str] = field(default_factory=dict)
 
 
 def stage_invoice_models(
@@ -262,7 +267,9 @@ def stage_invoice_models(
     }  # fmt: skip
     if "invoices_dispute_invoice_test_roc_auc" in m:
         tags["test_roc_auc"] = f"{m['invoices_dispute_invoice_test_roc_auc']:.6f}"
-    return InvoiceStage(uri, tags, {k: float(v) for k, v in m.items() if v == v})
+    return InvoiceStage(
+        uri, tags, {k: float(v) for k, v in m.items() if v == v}, dict(res.models.selection)
+    )
 
 
 @dataclass

@@ -79,6 +79,19 @@ class Bundle:
         risk = {
             k: RiskModel.load(loaded[k].path) if k in loaded else None for k in registry.RISK_MODELS
         }
+        invoice_models = (
+            InvoiceModels.load(loaded["invoice_risk"].path) if "invoice_risk" in loaded else None
+        )
+        if invoice_models is not None:
+            unpaired = invoice_models.pair_with(
+                {"default": risk["default_risk"], "dispute": risk["dispute_risk"]}
+            )
+            if unpaired:
+                logging.getLogger(__name__).warning(
+                    "invoice models of another training run than the case models in use: "
+                    "the case model's probability is served for %s (no blend)",
+                    ", ".join(unpaired),
+                )
         return cls(
             risk["default_risk"],
             risk["dispute_risk"],
@@ -87,7 +100,7 @@ class Bundle:
             alias,
             {k: v.tags for k, v in loaded.items()},
             missing,
-            InvoiceModels.load(loaded["invoice_risk"].path) if "invoice_risk" in loaded else None,
+            invoice_models,
         )
 
     def model_versions(self) -> dict[str, str]:

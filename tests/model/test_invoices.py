@@ -299,3 +299,24 @@ def test_batch_writes_one_row_per_open_invoice(invoice_bundle, tmp_path):
     with pytest.raises(ValueError, match="local engine"):
         run_batch(SAMPLE_DIR, as_of, tmp_path / "c.csv", bundle=invoice_bundle, engine="dask",
                   invoices_output=tmp_path / "i.csv")  # fmt: skip
+
+
+def test_a_blend_is_served_only_with_the_case_model_it_was_fitted_with(invoice_bundle):
+    import copy
+
+    from scoring.invoices import invoice_matrix as matrix
+
+    im = copy.deepcopy(invoice_bundle.invoice_models)
+    b = invoice_bundle
+    assert im.pair_with({"default": b.default_risk, "dispute": b.dispute_risk}) == []
+    im.blends.setdefault("default", copy.deepcopy(next(iter(im.blends.values()), None)))
+    im.selection["default"] = "blend"
+    if "default" not in im.case_calibrators or im.blends["default"] is None:
+        pytest.skip("no default blend on this sample")
+    # another case model in use (e.g. promoted on its own): the blend is not served
+    assert im.pair_with({"default": b.dispute_risk, "dispute": b.dispute_risk}) == ["default"]
+    cs = build_cases(load_tables(SAMPLE_DIR), pd.Timestamp("2026-03-02T09:00:00+01:00"))
+    s = im.score(matrix(cs))
+    p_case = np.full(len(cs), 0.1)
+    p, src = im.case_probability("default", p_case, s)
+    assert src == "case" and (p == p_case).all()

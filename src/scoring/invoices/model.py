@@ -91,6 +91,14 @@ def survival_at(dist: np.ndarray, days: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(days) < 0, 1.0, np.clip(out, 0.0, 1.0))
 
 
+def model_digest(model) -> str:
+    """A short digest of a case model's trees and calibration (which version a blend used)."""
+    import hashlib
+
+    text = model.booster.model_to_string() + json.dumps(model.calibrator.to_dict())
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def roll_up(p: np.ndarray, case: np.ndarray, n: int) -> np.ndarray:
     """``1 - prod (1 - p)`` per case: some invoice of the case has the event."""
     logq = np.log(np.clip(1.0 - np.asarray(p, dtype=float), 1e-12, 1.0))
@@ -245,6 +253,23 @@ class InvoiceModels:
             cal["default"], cal["dispute"],
         )  # fmt: skip
 
+    def pair_with(self, case_models: dict[str, Any]) -> list[str]:
+        """Check that the case models served (label -> RiskModel or None) are those the blends
+        were fitted with (``scoring promote`` moves each model on its own); a blend whose case
+        model differs is not served: the case model's own probability is. Returns the labels
+        concerned."""
+        fitted = self.info.get("case_model_digest", {})
+        unpaired = []
+        for label, model in case_models.items():
+            if (
+                label in self.blends
+                and model is not None
+                and fitted.get(label) != model_digest(model)
+            ):
+                unpaired.append(label)
+        self.info["unpaired"] = unpaired
+        return unpaired
+
     def case_probability(
         self, label: str, p_case: np.ndarray | None, s: InvoiceScores
     ) -> tuple[np.ndarray | None, str]:
@@ -256,6 +281,8 @@ class InvoiceModels:
             return p_case, "case"
         if choice == "invoices" or (choice == "blend" and p_case is None):
             return p_inv, "invoices"
+        if choice == "blend" and label in self.info.get("unpaired", []):
+            return p_case, "case"
         if choice == "blend" and label in self.blends:
             assert p_case is not None
             return self.blends[label](p_case, p_inv), "blend"

@@ -30,6 +30,7 @@ from scoring.invoices.model import (
     InvoiceModels,
     _logit,
     hazard_rows,
+    model_digest,
 )
 from scoring.models.calibration import fit_calibrator
 from scoring.models.metrics import binary_metrics, metrics_by_group
@@ -263,6 +264,7 @@ def train_invoice_models(
             lr = LogisticRegression(C=1e4).fit(Z, y[cal_idx])
             blend = Blend(float(lr.coef_[0, 0]), float(lr.coef_[0, 1]), float(lr.intercept_[0]))
             models.blends[label] = blend
+            models.info.setdefault("case_model_digest", {})[label] = model_digest(case_model)
             cands = {"case": p_case, "invoices": p_inv, "blend": blend(p_case, p_inv)}
         scores = {}
         for name, p in cands.items():
