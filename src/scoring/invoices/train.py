@@ -211,8 +211,11 @@ def train_invoice_models(
     und = {p: r[~M.disputed[r]] for p, r in rows.items()}
     yd = {p: out.dispute[r] for p, r in und.items()}
     if all(0 < y.sum() < len(y) for y in yd.values()):
+        dparams = _params(cfg, seed, "binary_logloss") | {
+            "num_leaves": cfg.dispute_num_leaves, "max_depth": cfg.dispute_max_depth,
+        }  # fmt: skip
         dispute = _fit(
-            _params(cfg, seed, "binary_logloss"), M.X[und["train"]], yd["train"],
+            dparams, M.X[und["train"]], yd["train"],
             M.X[und["valid"]], yd["valid"], cfg, CATEGORICAL_POSITIONS,
         )  # fmt: skip
         raw = dispute.predict(M.X[und["calib"]])

@@ -119,6 +119,10 @@ class InvoiceModelsConfig(FrozenConfig):
     min_child_samples: int = Field(100, ge=1)
     feature_fraction: float = Field(0.8, gt=0, le=1)
     lambda_l2: float = Field(1.0, ge=0)
+    dispute_num_leaves: int = Field(
+        15, ge=2, le=255, description="Leaves of the dispute model's trees (TreeSHAP cost)."
+    )
+    dispute_max_depth: int = Field(5, ge=1, le=20)
     max_rounds: int = Field(800, ge=1)
     early_stopping_rounds: int = Field(40, ge=1)
     simulations: int = Field(
