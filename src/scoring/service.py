@@ -169,6 +169,8 @@ class Scores:
 
 
 LABEL_OF = {"default_risk": "default", "dispute_risk": "dispute"}
+#: invoices per case whose dispute reasons are computed (the most likely to be contested)
+REASONED_INVOICES = 2
 
 
 def score_cases(bundle: Bundle, cs: CaseSet, num_threads: int = 0) -> Scores:
@@ -187,7 +189,7 @@ def score_cases(bundle: Bundle, cs: CaseSet, num_threads: int = 0) -> Scores:
     if im is None:
         return Scores(arrays, prob, contrib, base, unknown)
     rows = invoice_matrix(cs, arrays)
-    inv = im.score(rows, contributions=True, num_threads=num_threads)
+    inv = im.score(rows, contributions=REASONED_INVOICES, num_threads=num_threads)
     served, sources = dict(prob), {}
     for key, label in LABEL_OF.items():
         p, src = im.case_probability(label, prob.get(key), inv)
@@ -323,8 +325,11 @@ def _dispute_phrases(s: Scores, rows: np.ndarray, lang: str, k: int = 2) -> list
         return [[] for _ in rows]
     cols = inv.dispute_columns
     own_cols = np.array([c in INVOICE_FEATURE_NAMES for c in cols])
-    out = []
+    out: list[list[str]] = []
     for r in rows:
+        if inv.explained is not None and not inv.explained[r]:
+            out.append([])
+            continue
         c = inv.dispute_contrib[r]
         # the invoice's own facts first (what a reviewer checks on the invoice); the case's
         # only when none of them raises the probability

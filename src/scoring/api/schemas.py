@@ -208,7 +208,9 @@ class InvoiceScore(_Out):
         ge=0, le=1, description="Probability that it is contested within 90 days (0 if already)."
     )
     dispute_reasons: list[str] = Field(
-        description="What raises its dispute probability most (invoice model's TreeSHAP)."
+        description="What raises its dispute probability most (TreeSHAP of the invoice "
+        "dispute model), for the two invoices of the case most likely to be contested; empty "
+        "for the others."
     )
     expected_payment_date: dt.date | None = Field(
         description="The date by which payment is more likely than not (median of the "

@@ -130,6 +130,8 @@ class InvoiceScores:
     dispute_columns: list[str]  # the features of ``dispute_contrib``'s columns
     case_default: np.ndarray  # calibrated roll-up per case
     case_dispute: np.ndarray
+    #: the invoices whose dispute contributions were computed
+    explained: np.ndarray | None = None
 
     def p_paid_by(self, days: np.ndarray) -> np.ndarray:
         """P(paid by the end of day ``days`` after as_of) of each invoice."""
@@ -229,8 +231,12 @@ class InvoiceModels:
         }
 
     def score(
-        self, M: InvoiceMatrix, contributions: bool = False, num_threads: int = 0
+        self, M: InvoiceMatrix, contributions: int = 0, num_threads: int = 0
     ) -> InvoiceScores:
+        """Payment-date distributions, dispute probabilities and the case roll-ups; with
+        ``contributions = k``, the TreeSHAP contributions of the dispute model for the ``k``
+        invoices of each case most likely to be contested (the others get none: TreeSHAP is
+        the costly part of a request)."""
         dist = self.distribution(M, num_threads)
         raw_dispute = self.dispute_raw(M, num_threads)
         p_dispute = (
@@ -239,10 +245,19 @@ class InvoiceModels:
             else raw_dispute
         )
         contrib = None
+        explained = np.zeros(len(M.X), dtype=bool)
         if contributions and self.dispute is not None and len(M.X):
-            X = self._select(M.X, MATRIX_COLUMNS, self.dispute_columns)
-            c = np.asarray(self.dispute.predict(X, pred_contrib=True, num_threads=num_threads))
-            contrib = c[:, :-1]
+            order = np.lexsort((-p_dispute, M.case))
+            starts = np.r_[0, np.flatnonzero(np.diff(M.case[order])) + 1]
+            rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+            pick = np.sort(order[(rank < contributions) & (p_dispute[order] > 0)])
+            explained[pick] = True
+            cols = self.dispute_columns
+            contrib = np.zeros((len(M.X), len(cols)))
+            if len(pick):
+                X = self._select(M.X[pick], MATRIX_COLUMNS, cols)
+                c = np.asarray(self.dispute.predict(X, pred_contrib=True, num_threads=num_threads))
+                contrib[pick] = c[:, :-1]
         rolls = self.roll_ups(M, dist, raw_dispute)
         cal = {
             k: (self.case_calibrators[k](v) if k in self.case_calibrators else v)
@@ -250,7 +265,7 @@ class InvoiceModels:
         }
         return InvoiceScores(
             dist, self.default_raw(M, dist), p_dispute, contrib, self.dispute_columns,
-            cal["default"], cal["dispute"],
+            cal["default"], cal["dispute"], explained,
         )  # fmt: skip
 
     def pair_with(self, case_models: dict[str, Any]) -> list[str]:
