@@ -13,6 +13,13 @@ store requires ``SCORING_AUDIT_KEY`` so that every replica hashes alike. The sto
 the key's fingerprint and refuses to open with another key (hashes would silently stop
 matching). Stored inputs and outputs carry the hash in place of ``debtor_id``; cases hold no
 other personal data by contract.
+
+The trail is append-only and tamper-evident: every record (decision, outcome, ``/score``
+summary) gets a link in the ``audit_chain`` table, written in the same transaction, that holds
+the SHA-256 of the record's canonical content and of the previous link (one chain per store,
+appends serialised by a lock on the chain head, so several replicas on one PostgreSQL share
+it). :func:`verify_chain` (``scoring audit verify``) recomputes every link and names the first
+broken one: a record changed or deleted, a link removed, a record written around the chain.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import json
 import logging
 import os
 import queue
@@ -100,6 +108,56 @@ meta = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.String(256), nullable=False),
 )
+
+
+chain = sa.Table(
+    "audit_chain",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("ref", sa.String(64), nullable=False),
+    sa.Column("record_hash", sa.String(64), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("link_hash", sa.String(64), nullable=False),
+    sa.Column("linked_at", sa.DateTime, nullable=False),
+)
+GENESIS = "0" * 64
+#: kind of record -> (table, key column)
+CHAINED = {
+    "decision": ("decisions", "decision_id"),
+    "outcome": ("outcomes", "outcome_id"),
+    "score_call": ("score_calls", "call_id"),
+}
+
+
+def _canonical_value(col: sa.Column, v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(col.type, sa.DateTime):
+        naive = utc_naive(v) if isinstance(v, dt.datetime) else None
+        return naive.isoformat() if naive is not None else str(v)
+    if isinstance(col.type, sa.Date):
+        return v.isoformat() if isinstance(v, dt.date) else str(v)
+    if isinstance(col.type, sa.Boolean):
+        return bool(v)
+    if isinstance(col.type, sa.Float):
+        return repr(float(v))
+    if isinstance(col.type, sa.Integer):
+        return int(v)
+    if isinstance(col.type, sa.JSON):
+        return json.dumps(v, sort_keys=True, separators=(",", ":"), default=str)
+    return str(v)
+
+
+def record_hash(table: sa.Table, row: dict[str, Any]) -> str:
+    """SHA-256 of a record's canonical content (every column, as stored)."""
+    content = [[c.name, _canonical_value(c, row.get(c.name))] for c in table.columns]
+    text = json.dumps(content, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def link_hash(seq: int, kind: str, ref: str, rec_hash: str, prev: str) -> str:
+    return hashlib.sha256(f"{seq}|{kind}|{ref}|{rec_hash}|{prev}".encode()).hexdigest()
 
 
 class AuditConfigError(RuntimeError):
@@ -246,6 +304,7 @@ class AuditStore:
         return cls(url, key)
 
     def _check_key(self) -> None:
+        self._init_chain()
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "hash_key_id")).first()
             if row is None:
@@ -256,6 +315,42 @@ class AuditStore:
                     f"(key id {row[0]}, now {self.key_id}): restore the original key "
                     "(SCORING_AUDIT_KEY or <home>/audit.key)"
                 )
+
+    def _init_chain(self) -> None:
+        """The chain head (in ``audit_meta``), created once per store."""
+        # another replica may create it at the same moment
+        with contextlib.suppress(sa.exc.IntegrityError), self.engine.begin() as conn:
+            have = conn.execute(sa.select(meta.c.key).where(meta.c.key == "chain_head")).first()
+            if have is None:
+                conn.execute(
+                    sa.insert(meta),
+                    [
+                        {"key": "chain_head", "value": f"0|{GENESIS}"},
+                        {"key": "chain_started_at", "value": now_utc().isoformat()},
+                    ],
+                )
+
+    def _link(self, conn, kind: str, items: list[tuple[str, str]]) -> None:
+        """Append links for records ``(ref, record hash)`` of ``kind`` in the transaction
+        ``conn`` (the UPDATE of the head first: it locks the head until the commit)."""
+        if not items:
+            return
+        conn.execute(sa.update(meta).where(meta.c.key == "chain_head").values(value=meta.c.value))
+        head = conn.execute(sa.select(meta.c.value).where(meta.c.key == "chain_head")).scalar()
+        seq_s, prev = str(head).split("|")
+        seq = int(seq_s)
+        now = utc_naive(now_utc())
+        rows = []
+        for ref, h in items:
+            seq += 1
+            link = link_hash(seq, kind, ref, h, prev)
+            rows.append({"seq": seq, "kind": kind, "ref": ref, "record_hash": h,
+                         "prev_hash": prev, "link_hash": link, "linked_at": now})  # fmt: skip
+            prev = link
+        conn.execute(sa.insert(chain), rows)
+        conn.execute(
+            sa.update(meta).where(meta.c.key == "chain_head").values(value=f"{seq}|{prev}")
+        )
 
     def close(self) -> None:
         if self._score_writer is not None:
@@ -289,6 +384,9 @@ class AuditStore:
         ]
         with self.engine.begin() as conn:
             conn.execute(sa.insert(decisions), rows)
+            self._link(
+                conn, "decision", [(r["decision_id"], record_hash(decisions, r)) for r in rows]
+            )
 
     def queue_score_calls(self, rows: list[dict[str, Any]]) -> None:
         """Queue /score summaries for the background writer (see the module docstring)."""
@@ -312,10 +410,11 @@ class AuditStore:
         """Insert the summaries of /score calls in one transaction (committed on return)."""
         if not rows:
             return
+        rows = [{**r, "called_at": utc_naive(r["called_at"])} for r in rows]
         with self.engine.begin() as conn:
-            conn.execute(
-                sa.insert(score_calls),
-                [{**r, "called_at": utc_naive(r["called_at"])} for r in rows],
+            conn.execute(sa.insert(score_calls), rows)
+            self._link(
+                conn, "score_call", [(r["call_id"], record_hash(score_calls, r)) for r in rows]
             )
 
     def decision_time(self, decision_id: str) -> dt.datetime | None:
@@ -337,7 +436,10 @@ class AuditStore:
         }
         with self.engine.begin() as conn:
             res = conn.execute(sa.insert(outcomes).values(**values))
-            return int(res.inserted_primary_key[0]), recorded  # type: ignore[index]
+            oid = int(res.inserted_primary_key[0])  # type: ignore[index]
+            row = {**values, "outcome_id": oid}
+            self._link(conn, "outcome", [(str(oid), record_hash(outcomes, row))])
+            return oid, recorded
 
     def get_decision(self, decision_id: str) -> dict[str, Any] | None:
         """A decision with its outcomes, or None."""
@@ -528,3 +630,85 @@ def export_decisions(
         df[c] = df[c].astype("string")
     write_atomic(df, output)
     return df, {"decisions": len(rows), "exported": len(df), "unmatched": unmatched}
+
+
+# --------------------------------------------------------------------------------------
+# Verifying the chain
+
+
+def verify_chain(engine: Engine) -> dict[str, Any]:
+    """Recompute every link of the audit chain; the first broken one, if any.
+
+    Returns ``{"ok", "links", "first_break", "not_linked", "before_chain"}``: ``first_break``
+    names the link (sequence number, kind, record id) and the problem: a record changed (its
+    hash differs) or deleted, a link changed or removed (a gap, a wrong previous hash), the
+    head moved. ``not_linked`` counts records written after the chain started but without a
+    link (written around the service); ``before_chain`` those older than the chain (stores
+    created before it existed).
+    """
+    tables = {"decisions": decisions, "outcomes": outcomes, "score_calls": score_calls}
+    first: dict[str, Any] | None = None
+    n = 0
+    linked: dict[str, set[str]] = {k: set() for k in CHAINED}
+    with engine.connect() as conn:
+        head = conn.execute(sa.select(meta.c.value).where(meta.c.key == "chain_head")).scalar()
+        started = conn.execute(
+            sa.select(meta.c.value).where(meta.c.key == "chain_started_at")
+        ).scalar()
+        records: dict[str, dict[str, dict]] = {}
+        for kind, (tname, key) in CHAINED.items():
+            t = tables[tname]
+            records[kind] = {str(r[key]): dict(r) for r in conn.execute(sa.select(t)).mappings()}
+        prev, expect = GENESIS, 1
+        for link in conn.execute(sa.select(chain).order_by(chain.c.seq)).mappings():
+            n += 1
+            kind, ref = link["kind"], link["ref"]
+            problem = None
+            if link["seq"] != expect:
+                problem = f"link {expect} is missing (next link is {link['seq']})"
+            elif link["prev_hash"] != prev:
+                problem = "its previous-link hash does not match the previous link"
+            elif link["link_hash"] != link_hash(
+                link["seq"], kind, ref, link["record_hash"], link["prev_hash"]
+            ):
+                problem = "the link itself was changed"
+            elif kind not in records or ref not in records[kind]:
+                problem = f"the {kind} {ref} it covers was deleted"
+            else:
+                table = tables[CHAINED[kind][0]]
+                if record_hash(table, records[kind][ref]) != link["record_hash"]:
+                    problem = f"the {kind} {ref} was changed after it was written"
+            if kind in linked:
+                linked[kind].add(ref)
+            if problem and first is None:
+                gap = link["seq"] != expect
+                first = {
+                    "seq": expect if gap else int(link["seq"]),
+                    "kind": None if gap else kind,
+                    "ref": None if gap else ref,
+                    "problem": problem,
+                }
+            prev, expect = link["link_hash"], int(link["seq"]) + 1
+        if first is None and head is not None and head != f"{expect - 1}|{prev}":
+            first = {
+                "seq": expect, "kind": None, "ref": None,
+                "problem": f"the chain ends at link {expect - 1} but its head says {head.split('|')[0]}: links were removed",
+            }  # fmt: skip
+    start = dt.datetime.fromisoformat(started).replace(tzinfo=None) if started else None
+    times = {"decision": "decided_at", "outcome": "recorded_at", "score_call": "called_at"}
+    not_linked: dict[str, int] = {}
+    before: dict[str, int] = {}
+    for kind, recs in records.items():
+        loose = [r for ref, r in recs.items() if ref not in linked[kind]]
+        old = [r for r in loose if start is not None and r[times[kind]] < start]
+        if len(loose) - len(old):
+            not_linked[kind] = len(loose) - len(old)
+        if old:
+            before[kind] = len(old)
+    return {
+        "ok": first is None and not not_linked,
+        "links": n,
+        "first_break": first,
+        "not_linked": not_linked,
+        "before_chain": before,
+    }

@@ -479,6 +479,41 @@ def models() -> None:
         typer.echo("(nothing registered yet: run `scoring train --data DIR`)")
 
 
+audit_app = typer.Typer(help="The service's audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit trail's hash chain (SCORING_AUDIT_URL, default <home>/audit.db): every
+    record unchanged and linked, no link removed; names the first broken link (exit 1)."""
+    from scoring.audit import AuditConfigError, AuditStore, verify_chain
+    from scoring.settings import get_settings
+
+    try:
+        store = AuditStore.from_settings(get_settings())
+    except AuditConfigError as exc:
+        _fail(str(exc))
+    try:
+        res = verify_chain(store.engine)
+    finally:
+        store.close()
+    before = ", ".join(f"{n} {k}(s)" for k, n in res["before_chain"].items())
+    if res["first_break"] is not None:
+        b = res["first_break"]
+        what = f" ({b['kind']} {b['ref']})" if b["kind"] else ""
+        typer.echo(f"audit chain BROKEN at link {b['seq']}{what}: {b['problem']}", err=True)
+    if res["not_linked"]:
+        loose = ", ".join(f"{n} {k}(s)" for k, n in res["not_linked"].items())
+        typer.echo(f"records written without a link (around the service): {loose}", err=True)
+    if not res["ok"]:
+        raise typer.Exit(1)
+    typer.echo(
+        f"audit chain OK: {res['links']:,} links, every record unchanged"
+        + (f"; older than the chain (not covered): {before}" if before else "")
+    )
+
+
 keys_app = typer.Typer(help="API keys of the HTTP service.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
