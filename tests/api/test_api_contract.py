@@ -19,7 +19,7 @@ SCORE_FIELDS = {
 DECISION_FIELDS = SCORE_FIELDS | {
     "decision_id", "action", "channel", "scheduled_at", "tone", "template", "installments",
     "expected_value", "uplift_vs_wait", "propensity", "requires_review", "options", "removed",
-    "timing_reason", "p_reach",
+    "timing_reason", "p_reach", "debtor_explanation",
 }  # fmt: skip
 
 
@@ -247,6 +247,7 @@ def test_next_action_one_case(client, bundle):
     assert r.status_code == 200, r.text
     d = r.json()
     assert set(d) == DECISION_FIELDS
+    assert d["debtor_explanation"] and "_" not in d["debtor_explanation"]
     uuid.UUID(d["decision_id"])
     actions = [o["action"] for o in d["options"]]
     assert d["action"] in actions

@@ -27,7 +27,14 @@ from scoring.api.schemas import (
 from scoring.calendar import utc_datetimes, utc_ns
 from scoring.cases import Case, CaseSet
 from scoring.explain import Reason
-from scoring.presentation import channel, debtor_zone, reason_line, risk_grade, template
+from scoring.presentation import (
+    channel,
+    debtor_explanation,
+    debtor_zone,
+    reason_line,
+    risk_grade,
+    template,
+)
 from scoring.service import (
     Bundle,
     Scores,
@@ -219,6 +226,7 @@ def decide(
             NextActionResult(
                 **dict(base),
                 decision_id=uuid.uuid4(),
+                debtor_explanation=debtor_explanation(action, cases[i], base.lang),
                 action=action,
                 channel=channel(action),
                 scheduled_at=None

@@ -322,6 +322,12 @@ class NextActionResult(ScoreResult):
     """Scores, explanations and the recommended action for one case."""
 
     decision_id: uuid.UUID = Field(description="Key of the audited decision.")
+    debtor_explanation: str = Field(
+        "",
+        description="Why this action, in plain words for the debtor (French or English, no "
+        "internal code or score): the invoice concerned, how late it is, what the debtor can "
+        "do. For the letter or message, and for a debtor who asks (GDPR art. 22).",
+    )
     action: Action = Field(description="Recommended action (CONTRACT §2).")
     channel: (
         Literal[
