@@ -102,6 +102,29 @@ score_calls = sa.Table(
     sa.Column("items", sa.JSON, nullable=False),
 )
 
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("review_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "decision_id",
+        sa.String(36),
+        sa.ForeignKey("decisions.decision_id"),
+        nullable=False,
+        index=True,
+    ),
+    # approve | reject | replace (a reviewer) or contest (the debtor, through the software)
+    sa.Column("event", sa.String(16), nullable=False),
+    sa.Column("recorded_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("actor", sa.String(128)),  # the API key's name (never the key)
+    sa.Column("status_before", sa.String(16), nullable=False),
+    sa.Column("status_after", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(32)),
+    sa.Column("comment", sa.Text),
+    sa.Column("replacement", sa.JSON),
+    sa.Column("debtor_hash", sa.String(64), nullable=False, index=True),
+)
+
 meta = sa.Table(
     "audit_meta",
     metadata,
@@ -127,6 +150,14 @@ CHAINED = {
     "decision": ("decisions", "decision_id"),
     "outcome": ("outcomes", "outcome_id"),
     "score_call": ("score_calls", "call_id"),
+    "review": ("reviews", "review_id"),
+}
+#: kind of record -> its time column
+CHAIN_TIMES = {
+    "decision": "decided_at",
+    "outcome": "recorded_at",
+    "score_call": "called_at",
+    "review": "recorded_at",
 }
 
 
@@ -330,12 +361,22 @@ class AuditStore:
                     ],
                 )
 
+    def lock_chain(self, conn) -> None:
+        """Lock the chain head in the transaction ``conn`` (until its commit): writers that
+        read state before appending (the review loop) take it first, so that two of them
+        never act on the same state."""
+        conn.execute(sa.update(meta).where(meta.c.key == "chain_head").values(value=meta.c.value))
+
+    def link(self, conn, kind: str, items: list[tuple[str, str]]) -> None:
+        """Public form of :meth:`_link` (modules that write their own chained records)."""
+        self._link(conn, kind, items)
+
     def _link(self, conn, kind: str, items: list[tuple[str, str]]) -> None:
         """Append links for records ``(ref, record hash)`` of ``kind`` in the transaction
         ``conn`` (the UPDATE of the head first: it locks the head until the commit)."""
         if not items:
             return
-        conn.execute(sa.update(meta).where(meta.c.key == "chain_head").values(value=meta.c.value))
+        self.lock_chain(conn)
         head = conn.execute(sa.select(meta.c.value).where(meta.c.key == "chain_head")).scalar()
         seq_s, prev = str(head).split("|")
         seq = int(seq_s)
@@ -646,7 +687,12 @@ def verify_chain(engine: Engine) -> dict[str, Any]:
     link (written around the service); ``before_chain`` those older than the chain (stores
     created before it existed).
     """
-    tables = {"decisions": decisions, "outcomes": outcomes, "score_calls": score_calls}
+    tables = {
+        "decisions": decisions,
+        "outcomes": outcomes,
+        "score_calls": score_calls,
+        "reviews": reviews,
+    }
     first: dict[str, Any] | None = None
     n = 0
     linked: dict[str, set[str]] = {k: set() for k in CHAINED}
@@ -695,7 +741,7 @@ def verify_chain(engine: Engine) -> dict[str, Any]:
                 "problem": f"the chain ends at link {expect - 1} but its head says {head.split('|')[0]}: links were removed",
             }  # fmt: skip
     start = dt.datetime.fromisoformat(started).replace(tzinfo=None) if started else None
-    times = {"decision": "decided_at", "outcome": "recorded_at", "score_call": "called_at"}
+    times = CHAIN_TIMES
     not_linked: dict[str, int] = {}
     before: dict[str, int] = {}
     for kind, recs in records.items():

@@ -52,6 +52,19 @@ class Settings(BaseSettings):
         "(generated once). Required with a non-SQLite audit_url.",
     )
 
+    webhook_url: str | None = Field(
+        None,
+        description="URL notified (POST, HMAC-signed JSON) when a review or contest is "
+        "resolved and when an alert is raised; default: no notifications.",
+    )
+    webhook_secret: str | None = Field(
+        None, description="HMAC-SHA256 key of the webhook signatures (16+ characters)."
+    )
+    webhook_retries: int = Field(5, ge=0, le=20, description="Retries of a failed delivery.")
+    monitoring_config: Path | None = Field(
+        None, description="YAML of the drift and alert thresholds; default: the packaged one."
+    )
+
     def tracking_uri(self) -> str:
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri

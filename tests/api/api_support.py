@@ -14,6 +14,7 @@ from support import SAMPLE_DIR  # noqa: F401 - re-exported for the API tests
 
 KEYS = {
     "scoring": "test-scoring-key-0123456789",
+    "reviewer": "test-reviewer-key-0123456789",
     "compliance": "test-compliance-key-0123456789",
     "admin": "test-admin-key-0123456789",
 }
@@ -21,6 +22,22 @@ KEYS = {
 
 def headers(role: str) -> dict[str, str]:
     return {"X-API-Key": KEYS[role]}
+
+
+def review_everything(bundle):
+    """The bundle with a policy configuration under which every contact action of both
+    segments requires review (the review loop's tests need flagged decisions)."""
+    import dataclasses
+
+    from scoring.contract import CONTACT_ACTIONS
+
+    cfg = bundle.policy.config
+    review = cfg.compliance.review.model_copy(
+        update={"actions": {"B2B": tuple(CONTACT_ACTIONS), "B2C": tuple(CONTACT_ACTIONS)}}
+    )
+    compliance = cfg.compliance.model_copy(update={"review": review})
+    policy = bundle.policy.with_config(cfg.model_copy(update={"compliance": compliance}))
+    return dataclasses.replace(bundle, policy=policy)
 
 
 def keys_env() -> str:

@@ -10,7 +10,7 @@ import time
 
 import httpx
 import pytest
-from api_support import headers, keys_env, running_server
+from api_support import KEYS, headers, keys_env, running_server
 from fastapi.testclient import TestClient
 
 from scoring.api.app import create_app
@@ -171,8 +171,8 @@ def test_dev_keys_are_generated_once_and_work(bundle, settings, capfd):
     s = settings.model_copy(update={"api_keys": None})
     with TestClient(create_app(bundle=bundle, settings=s)) as c:
         err = capfd.readouterr().err
-        keys = dict(re.findall(r"^\s+(scoring|compliance|admin)\s+(sk-\S+)$", err, re.M))
-        assert set(keys) == {"scoring", "compliance", "admin"}
+        keys = dict(re.findall(r"^\s+(scoring|reviewer|compliance|admin)\s+(sk-\S+)$", err, re.M))
+        assert set(keys) == {"scoring", "reviewer", "compliance", "admin"}
         path = s.home / "api_keys.yaml"
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         text = path.read_text()
@@ -217,7 +217,7 @@ def test_key_file_and_bad_configurations(bundle, settings, tmp_path):
         pass
     env = settings.model_copy(update={"api_keys": keys_env() + ",nocolon"})
     with (
-        pytest.raises(KeyConfigError, match="entry 3"),
+        pytest.raises(KeyConfigError, match=f"entry {len(KEYS)}"),
         TestClient(create_app(bundle=bundle, settings=env)),
     ):
         pass
@@ -231,7 +231,7 @@ def test_the_example_key_file_parses():
 
     path = Path(scoring.__file__).parent / "config" / "api_keys.example.yaml"
     keys = parse_key_file(path)
-    assert {r for k in keys for r in k.roles} == {"scoring", "compliance", "admin"}
+    assert {r for k in keys for r in k.roles} == {"scoring", "reviewer", "compliance", "admin"}
 
 
 def test_importing_the_entry_point_loads_nothing(tmp_path):

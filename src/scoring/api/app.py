@@ -304,12 +304,23 @@ def create_app(
             services.keys.source,
             services.audit.engine.url.render_as_string(hide_password=True),
         )
+        if settings.webhook_url:
+            from scoring.api.webhook import Webhook
+
+            services.webhook = Webhook(
+                settings.webhook_url,
+                settings.webhook_secret or "",
+                retries=settings.webhook_retries,
+                on_result=metrics.count_webhook,
+            )
         if holder.current is None:
             holder.load_at_start()
         holder.start_polling(interval)
 
     def stop() -> None:
         holder.stop()
+        if services.webhook is not None:
+            services.webhook.close()
         if services.audit is not None:
             services.audit.close()
 

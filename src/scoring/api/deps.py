@@ -24,6 +24,7 @@ from scoring.api.schemas import (
 )
 from scoring.api.state import BundleHolder
 from scoring.audit import AuditStore
+from scoring.review import ReviewBook
 from scoring.service import Bundle
 
 log = logging.getLogger("scoring.api")
@@ -56,6 +57,17 @@ class Services:
     keys: KeyStore | None = None
     audit: AuditStore | None = None
     batcher: MicroBatcher = field(default_factory=MicroBatcher)
+    webhook: Any = None  # scoring.api.webhook.Webhook when configured
+
+    @property
+    def reviews(self) -> ReviewBook:
+        """The review loop on the audit store."""
+        return ReviewBook(self.store)
+
+    def notify(self, event: str, data: dict[str, Any]) -> None:
+        """Queue a webhook event when a webhook is configured."""
+        if self.webhook is not None:
+            self.webhook.send(event, data)
 
     @property
     def store(self) -> AuditStore:
@@ -100,19 +112,24 @@ def require(role: str):
                 "unauthorized",
                 {"WWW-Authenticate": 'Bearer, ApiKey realm="scoring"'},
             )
-        if role != "any" and not found.allows(role):
+        if role != "any" and not any(found.allows(r) for r in role.split("|")):
             raise ApiError(
-                403, "header.X-API-Key", f"this API key lacks the role {role!r}", "forbidden"
+                403,
+                "header.X-API-Key",
+                f"this API key lacks the role {' or '.join(map(repr, role.split('|')))}",
+                "forbidden",
             )
         request.state.api_key_name = found.name
         return found
 
-    check.__name__ = f"require_{role}"
+    check.__name__ = f"require_{role.replace('|', '_or_')}"
     return check
 
 
 ScoringKey = Annotated[ApiKey, Depends(require("scoring"))]
 ComplianceKey = Annotated[ApiKey, Depends(require("compliance"))]
+ReviewerKey = Annotated[ApiKey, Depends(require("reviewer"))]
+ReadReviewsKey = Annotated[ApiKey, Depends(require("reviewer|compliance"))]
 AdminKey = Annotated[ApiKey, Depends(require("admin"))]
 AnyKey = Annotated[ApiKey, Depends(require("any"))]
 #: registry tags that say who promoted a version and why: for compliance and admin keys only

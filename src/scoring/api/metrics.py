@@ -48,6 +48,10 @@ class Metrics:
         self._batched: dict[str, float] = defaultdict(float)
         self._versions: dict[str, str] = {}
         self._ready = 0
+        self._review_events: dict[str, float] = defaultdict(float)
+        self._webhook: dict[str, float] = defaultdict(float)
+        #: gauges set from outside (drift, alerts): name -> (help, {labels: value})
+        self._gauges: dict[str, tuple[str, dict[tuple[tuple[str, str], ...], float]]] = {}
 
     # -- recording -----------------------------------------------------------------
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
@@ -78,6 +82,22 @@ class Metrics:
         with self._lock:
             self._batches[endpoint] += 1
             self._batched[endpoint] += requests
+
+    def count_review(self, event: str) -> None:
+        """A review verdict (approve, reject, replace) or a contest."""
+        with self._lock:
+            self._review_events[event] += 1
+
+    def count_webhook(self, result: str) -> None:
+        with self._lock:
+            self._webhook[result] += 1
+
+    def set_gauge(
+        self, name: str, help_: str, values: dict[tuple[tuple[str, str], ...], float]
+    ) -> None:
+        """Replace every value of the gauge ``name`` (labels -> value)."""
+        with self._lock:
+            self._gauges[name] = (help_, dict(values))
 
     def count_reload(self, result: str) -> None:
         with self._lock:
@@ -159,6 +179,24 @@ class Metrics:
                 except ValueError:
                     continue
                 out.append(f"scoring_model_version{_labels((('model', k),))} {num}")
+            family(
+                "scoring_review_events_total",
+                "counter",
+                "Review verdicts (approve, reject, replace) and contests recorded.",
+            )
+            for e, v in sorted(self._review_events.items()):
+                out.append(f"scoring_review_events_total{_labels((('event', e),))} {_num(v)}")
+            family(
+                "scoring_webhook_deliveries_total",
+                "counter",
+                "Webhook delivery attempts by result (delivered, retried, failed).",
+            )
+            for r, v in sorted(self._webhook.items()):
+                out.append(f"scoring_webhook_deliveries_total{_labels((('result', r),))} {_num(v)}")
+            for name, (help_, values) in sorted(self._gauges.items()):
+                family(name, "gauge", help_)
+                for glab, gv in sorted(values.items()):
+                    out.append(f"{name}{_labels(glab)} {_num(gv)}")
             family("scoring_ready", "gauge", "1 when models are loaded and requests are served.")
             out.append(f"scoring_ready {self._ready}")
             family("scoring_start_time_seconds", "gauge", "Start time of the process (epoch).")

@@ -178,9 +178,13 @@ def decide(
     top_k: int = 5,
     full_contributions: bool = False,
     explore: bool = True,
+    paused: list[bool] | None = None,
 ) -> list[NextActionResult]:
-    """Scores, explanations and the recommended action of each case, with fresh decision ids."""
+    """Scores, explanations and the recommended action of each case, with fresh decision ids.
+    ``paused``: per case, the debtor has an unresolved contest (rule R9)."""
     cs = CaseSet.from_cases(cases)
+    if paused is not None and any(paused):
+        cs.paused = np.asarray(paused, dtype=bool)
     decided = decide_cases(bundle, cs, explore=explore, num_threads=NUM_THREADS)
     decided.scores.caseset = cs
     scored = score_results(bundle, cases, decided.scores, lang, top_k, full_contributions)
@@ -241,6 +245,7 @@ def decide(
                 uplift_vs_wait=_py(float(row["uplift"])) or 0.0,
                 propensity=float(row["propensity"]),
                 requires_review=bool(row["requires_review"]),
+                review_status="pending_review" if row["requires_review"] else "not_required",
                 options=options,
                 removed=[RemovedAction(action=a, rules=r) for a, r in removed[i].items()],
             )

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_val
 
 from scoring.cases import AwareDatetime, Case
 from scoring.contract import ACTIONS, OUTCOMES
+from scoring.review import REJECT_REASONS
 
 #: Most cases in one request (larger portfolios go through ``scoring batch``).
 MAX_CASES = 100
@@ -359,6 +360,11 @@ class NextActionResult(ScoreResult):
         gt=0, le=1, description="Probability with which the policy chose this action."
     )
     requires_review: bool = Field(description="A person must confirm it (GDPR art. 22).")
+    review_status: Literal["pending_review", "not_required"] = Field(
+        "not_required",
+        description="pending_review: do NOT execute the action until a reviewer approves or "
+        "replaces it (GET /decisions/{id} gives its status; /outcomes answers 409 meanwhile).",
+    )
     options: list[ActionOption] = Field(description="Every allowed action, best value first.")
     removed: list[RemovedAction] = Field(
         description="Actions the compliance rules removed and the rules that removed them."
@@ -435,6 +441,135 @@ class DecisionRecord(_Out):
     request_id: str | None
     api_key: str | None = Field(description="Name of the API key that asked (never the key).")
     outcomes: list[StoredOutcome]
+    review_status: ReviewStatus = Field(
+        description="not_required, pending_review (do not execute), contested (back in review, "
+        "collection paused), approved, rejected (never execute) or replaced (execute the "
+        "replacement in `reviews`)."
+    )
+    reviews: list[ReviewEvent] = Field(description="Review and contest events, oldest first.")
+
+
+# --------------------------------------------------------------------------------------
+# Human review and contests
+
+ReviewStatus = Literal[
+    "not_required", "pending_review", "contested", "approved", "rejected", "replaced"
+]
+RejectReason = Literal[tuple(REJECT_REASONS)]  # type: ignore[valid-type]
+
+
+class ReplacementAction(_Out):
+    action: Action
+    scheduled_at: dt.datetime | None
+
+
+class ReviewEvent(_Out):
+    """One step of a decision's review: a verdict, or the debtor's contest."""
+
+    review_id: int
+    event: Literal["approve", "reject", "replace", "contest"]
+    recorded_at: dt.datetime
+    actor: str | None = Field(description="Name of the API key (or console user) that acted.")
+    status_before: ReviewStatus
+    status_after: ReviewStatus
+    reason: str | None = Field(description="Rejection reason code.")
+    comment: str | None = Field(description="Reviewer's comment, or the debtor's words.")
+    replacement: ReplacementAction | None
+
+
+class ReviewVerdict(BaseModel):
+    """A reviewer's verdict on a decision waiting for review."""
+
+    verdict: Literal["approve", "reject", "replace"]
+    reason: RejectReason | None = Field(  # type: ignore[valid-type]
+        None,
+        description="Required for reject: "
+        + "; ".join(f"{k}: {v}" for k, v in REJECT_REASONS.items()),
+    )
+    comment: str | None = Field(
+        None, max_length=4000, description="Free text (required with reason other)."
+    )
+    action: Action | None = Field(None, description="replace: the action put in its place.")
+    scheduled_at: AwareDatetime | None = Field(
+        None, description="replace: when (ISO 8601 with offset); omit for wait."
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"verdict": "approve", "comment": "Checked the invoices: notice justified."},
+                {
+                    "verdict": "reject",
+                    "reason": "payment_or_arrangement",
+                    "comment": "Plan agreed by phone.",
+                },
+                {
+                    "verdict": "replace",
+                    "action": "letter",
+                    "scheduled_at": "2026-03-04T10:00:00+01:00",
+                },
+            ]
+        },
+    )
+
+
+class ContestRequest(BaseModel):
+    """The debtor contests a decision (sent by the collection software on their behalf)."""
+
+    debtor_words: str = Field(
+        min_length=1,
+        max_length=4000,
+        description="What the debtor says, as received (do not add identifying details).",
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"debtor_words": "J'ai déjà réglé cette facture le 3 mars par virement."}]
+        },
+    )
+
+
+class ReviewResult(_Out):
+    decision_id: uuid.UUID
+    review_status: ReviewStatus
+    event: ReviewEvent
+
+
+class CaseSummary(_Out):
+    segment: str | None
+    department: str | None
+    open_invoices: int
+    amount_due: float
+    max_days_past_due: int | None
+
+
+class QueueItem(_Out):
+    """A decision in the review queue."""
+
+    decision_id: uuid.UUID
+    review_status: ReviewStatus
+    waiting_since: dt.datetime
+    decided_at: dt.datetime
+    as_of: dt.datetime
+    debtor_hash: str
+    case: CaseSummary
+    default_probability: float | None
+    dispute_probability: float | None
+    risk_grade: str | None
+    reasons: list[str] = Field(description="Reason texts of both scores.")
+    proposed_action: Action
+    scheduled_at: dt.datetime | None
+    expected_value: float | None
+    contest: str | None = Field(description="The debtor's words when contested.")
+    model_versions: dict[str, str]
+
+
+class ReviewQueue(_Out):
+    status: str
+    count: int
+    items: list[QueueItem]
 
 
 # --------------------------------------------------------------------------------------
@@ -547,3 +682,6 @@ CASES_EXAMPLES: dict[str, dict[str, Any]] = {
         ],
     },
 }
+
+
+DecisionRecord.model_rebuild()

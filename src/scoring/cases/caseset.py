@@ -62,6 +62,8 @@ class CaseSet:
             "actions": actions,
         }
         self._columns: dict[str, dict[str, np.ndarray]] = columns or {t: {} for t in self._TABLES}
+        #: per case: the debtor has an unresolved contest (rule R9); set by the service
+        self.paused: np.ndarray | None = None
         if any(f is None for f in self._frames.values()) and columns is None:
             raise ValueError("a CaseSet needs its three tables, or their columns")
 

@@ -163,6 +163,14 @@ class ReviewRule(_Frozen):
     actions: dict[Segment, tuple[Action, ...]] = Field(default_factory=dict)
 
 
+class ContestPauseRule(_Frozen):
+    """R9_contest_pause: while a debtor contests a decision (``POST /decisions/{id}/contest``)
+    and no reviewer has resolved it, these actions are removed for that debtor."""
+
+    enabled: bool = True
+    actions: ActionSet = "contacts"
+
+
 class ComplianceConfig(_Frozen):
     """The compliance rules of CONTRACT §4."""
 
@@ -177,6 +185,7 @@ class ComplianceConfig(_Frozen):
     reliable_customer: ReliableCustomerRule = ReliableCustomerRule()
     agency_mode: AgencyModeRule = AgencyModeRule()
     review: ReviewRule = ReviewRule()
+    contest_pause: ContestPauseRule = ContestPauseRule()
 
 
 class SlotGrid(_Frozen):

@@ -33,6 +33,8 @@ same rows with
 * R7: reliable = ``min_relationship_years`` full years of relationship at ``as_of`` and at
   most ``max_paid_late_12m`` invoices paid late in the last 12 months.
 * R8 (agency mode): a contact with no earlier contact in the log must be a ``letter``.
+* R9: the debtor contested a decision that no reviewer has resolved yet: the case set's
+  ``paused`` flags (set by the service from its audit trail; never set in training).
 
 Rows too far from ``as_of`` (removed by R0) are not checked against the count-based rules
 (R4, frequency part of R7); every other rule is checked on every row.
@@ -85,6 +87,7 @@ RULE_IDS: tuple[str, ...] = (
     "R6_legal_prerequisites",
     "R7_reliable_customer",
     "R8_agency_first_letter",
+    "R9_contest_pause",
 )
 _BIT = {r: i for i, r in enumerate(RULE_IDS)}
 _N_MASKS = 1 << len(RULE_IDS)
@@ -197,6 +200,7 @@ class CaseFacts:
     reliable: np.ndarray  # bool
     first_contact: np.ndarray  # int64 UTC ns of the earliest logged contact (max if none)
     legal_ready: np.ndarray  # first local day number the notice prerequisite of R6 holds
+    paused: np.ndarray  # bool: an unresolved contest (R9)
     cap_exceeded: dict[str, np.ndarray]  # rule id -> bool [n, n_offsets]
     n_offsets: int
 
@@ -286,9 +290,20 @@ def case_facts(cs: CaseSet, config: PolicyConfig) -> CaseFacts:
         reliable=reliable,
         first_contact=first_contact,
         legal_ready=legal_ready,
+        paused=_paused(cs, n),
         cap_exceeded=cap_exceeded,
         n_offsets=n_offsets,
     )
+
+
+def _paused(cs: CaseSet, n: int) -> np.ndarray:
+    p = getattr(cs, "paused", None)
+    if p is None:
+        return np.zeros(n, dtype=bool)
+    p = np.asarray(p, dtype=bool)
+    if p.shape != (n,):
+        raise ValueError(f"CaseSet.paused must hold one flag per case ({n}), got {p.shape}")
+    return p
 
 
 # --------------------------------------------------------------------------------------
@@ -387,6 +402,10 @@ def _violation_masks(
         at = np.where(t == NAT, f.as_of[case], t)
         no_prior = ~(f.first_contact[case] < at)
         flag("R8_agency_first_letter", contact & no_prior & ~first_ok[act])
+
+    pause = rc.contest_pause
+    if pause.enabled:
+        flag("R9_contest_pause", contact & f.paused[case] & _action_vector(pause.actions)[act])
 
     mask[~contact] = 0
     review = np.zeros(n, dtype=bool)

@@ -3,10 +3,10 @@ published API."""
 
 from fastapi import APIRouter
 
-from scoring.api.routes import decisions, scoring, service
+from scoring.api.routes import decisions, reviews, scoring, service
 
 router = APIRouter()
-for _module in (scoring, decisions, service):
+for _module in (scoring, decisions, reviews, service):
     router.include_router(_module.router)
 
 __all__ = ["router"]

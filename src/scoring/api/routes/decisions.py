@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Request
 from scoring.api.deps import (
     ERRORS,
     ApiError,
-    ComplianceKey,
+    ReadReviewsKey,
     ScoringKey,
     ServicesDep,
 )
@@ -20,6 +20,7 @@ from scoring.api.schemas import (
     OutcomeRecorded,
     OutcomeReport,
 )
+from scoring.review import executable, status_of
 
 router = APIRouter()
 
@@ -31,6 +32,10 @@ router = APIRouter()
     responses={
         **ERRORS,
         404: {"model": ErrorResponse, "description": "Unknown decision_id."},
+        409: {
+            "model": ErrorResponse,
+            "description": "The decision is pending review or was rejected: not executable.",
+        },
     },
     tags=["scoring"],
     summary="Report what became of a decision",
@@ -44,6 +49,14 @@ def post_outcome(
     as_of = services.store.decision_time(did)
     if as_of is None:
         raise ApiError(404, "body.decision_id", "no decision with this id", "not_found")
+    status = services.reviews.status(did)
+    if status is not None and not executable(status):
+        why = {
+            "pending_review": "it awaits human review and must not be executed before a "
+            "reviewer approves or replaces it",
+            "rejected": "a reviewer rejected it: it must not be executed",
+        }.get(status, status)
+        raise ApiError(409, "body.decision_id", f"this decision is {status}: {why}", "conflict")
     if report.executed_at is not None and report.executed_at < as_of:
         raise ApiError(
             422,
@@ -71,10 +84,11 @@ def post_outcome(
 )
 def get_decision(
     decision_id: Annotated[uuid.UUID, Path(description="decision_id from /next-action.")],
-    _key: ComplianceKey,
+    _key: ReadReviewsKey,
     services: ServicesDep,
 ) -> DecisionRecord:
-    """Compliance role. Debtor ids appear only as keyed hashes."""
+    """Compliance or reviewer role. Debtor ids appear only as keyed hashes. ``review_status``
+    says whether the action may be executed (see ``/reviews``)."""
     d = services.store.get_decision(str(decision_id))
     if d is None:
         raise ApiError(404, "path.decision_id", "no decision with this id", "not_found")
@@ -82,4 +96,9 @@ def get_decision(
     d["outcomes"] = [
         {k: v for k, v in o.items() if k not in ("decision_id", "api_key")} for o in d["outcomes"]
     ]
+    events = services.reviews.events(str(decision_id))
+    d["reviews"] = [
+        {k: v for k, v in e.items() if k not in ("decision_id", "debtor_hash")} for e in events
+    ]
+    d["review_status"] = status_of(d["requires_review"], [e["event"] for e in events])
     return DecisionRecord.model_validate(d)

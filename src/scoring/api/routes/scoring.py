@@ -157,8 +157,11 @@ def _decide_batch(
     """/next-action for the requests of a micro-batch: one pass, one audit transaction (every
     decision is committed before any response leaves)."""
     cases = [c for j in jobs for c in j.cases]
-    results = responses.decide(bundle, cases, lang, top_k, full, explore)
     audit = services.store
+    hashes = [audit.hash_debtor(c.debtor.debtor_id) for c in cases]
+    paused_debtors = _audited(lambda: services.reviews.paused(hashes))
+    paused = [h in paused_debtors for h in hashes]
+    results = responses.decide(bundle, cases, lang, top_k, full, explore, paused)
     decided = now_utc()
     rows = [
         audit_rows.decision(audit, case, r, decided, job.request_id, job.api_key)
@@ -174,9 +177,9 @@ def _decide_batch(
     return _split(results, jobs)
 
 
-def _audited(write) -> None:
+def _audited(write):
     try:
-        write()
+        return write()
     except Exception as exc:
         log.exception("audit write failed")
         raise ApiError(
