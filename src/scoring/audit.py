@@ -125,6 +125,18 @@ reviews = sa.Table(
     sa.Column("debtor_hash", sa.String(64), nullable=False, index=True),
 )
 
+#: the drift monitor's samples: bin indices of scored cases (no feature value), not chained
+drift_samples = sa.Table(
+    "drift_samples",
+    metadata,
+    sa.Column("sample_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("recorded_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("model", sa.String(32), nullable=False),
+    sa.Column("profile_id", sa.String(16), nullable=False),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("bins", sa.JSON, nullable=False),
+)
+
 meta = sa.Table(
     "audit_meta",
     metadata,
@@ -301,6 +313,7 @@ class AuditStore:
         metadata.create_all(self.engine)
         self._check_key()
         self._score_writer: _BackgroundWriter | None = None
+        self._drift_writer: _BackgroundWriter | None = None
         self._writer_lock = threading.Lock()
 
     @staticmethod
@@ -396,6 +409,8 @@ class AuditStore:
     def close(self) -> None:
         if self._score_writer is not None:
             self._score_writer.stop()
+        if self._drift_writer is not None:
+            self._drift_writer.stop()
         self.engine.dispose()
 
     # ------------------------------------------------------------------------------
@@ -435,10 +450,38 @@ class AuditStore:
             self._writer().put(rows)
 
     def flush(self, timeout: float = 30.0) -> None:
-        """Wait until every queued /score summary is written."""
-        w = self._score_writer
-        if w is not None:
-            w.flush(timeout)
+        """Wait until every queued /score summary (and drift sample) is written."""
+        for w in (self._score_writer, self._drift_writer):
+            if w is not None:
+                w.flush(timeout)
+
+    def queue_drift(self, rows: list[dict[str, Any]]) -> None:
+        """Queue drift samples (see :mod:`scoring.api.monitor`) for a background writer."""
+        if not rows:
+            return
+        if self._drift_writer is None:
+            with self._writer_lock:
+                if self._drift_writer is None:
+                    self._drift_writer = _BackgroundWriter(self._write_drift)
+        self._drift_writer.put(rows)
+
+    def _write_drift(self, rows: list[dict[str, Any]]) -> None:
+        rows = [{**r, "recorded_at": utc_naive(r["recorded_at"])} for r in rows]
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(drift_samples), rows)
+
+    def drift_samples(
+        self, model: str, profile_id: str, since: dt.datetime
+    ) -> list[tuple[dt.datetime, list]]:
+        """(time, bins) of the drift samples of a model profile since ``since``."""
+        q = (
+            sa.select(drift_samples.c.recorded_at, drift_samples.c.bins)
+            .where(drift_samples.c.model == model)
+            .where(drift_samples.c.profile_id == profile_id)
+            .where(drift_samples.c.recorded_at >= utc_naive(since))
+        )
+        with self.engine.connect() as conn:
+            return [(utc_aware(t), b) for t, b in conn.execute(q)]  # type: ignore[misc]
 
     def _writer(self) -> _BackgroundWriter:
         if self._score_writer is None:

@@ -149,6 +149,8 @@ class Scores:
         self.contributions = contributions
         self.base = base
         self.unknown = unknown
+        #: risk model key -> its input matrix (the drift monitor bins it)
+        self.matrices: dict[str, np.ndarray] = {}
         self.invoices = invoices
         self.invoice_rows = invoice_rows
         #: the case set scored, when the caller keeps it here
@@ -178,16 +180,18 @@ def score_cases(bundle: Bundle, cs: CaseSet, num_threads: int = 0) -> Scores:
     with invoice models, each open invoice's payment-date distribution and dispute probability
     (with TreeSHAP) and the case probabilities chosen on the validation period."""
     arrays = feature_arrays(cs)
-    prob, contrib, base = {}, {}, {}
+    prob, contrib, base, mats = {}, {}, {}, {}
     for key, model in bundle.risk_models.items():
-        M = model_matrix(arrays, model.feature_names, model.vocab)
+        M = mats[key] = model_matrix(arrays, model.feature_names, model.vocab)
         prob[key], contrib[key], base[key] = model.predict_with_contributions(
             M, num_threads=num_threads
         )
     unknown = unknown_values(cs)
     im = bundle.invoice_models
     if im is None:
-        return Scores(arrays, prob, contrib, base, unknown)
+        s = Scores(arrays, prob, contrib, base, unknown)
+        s.matrices = mats
+        return s
     rows = invoice_matrix(cs, arrays)
     inv = im.score(rows, contributions=REASONED_INVOICES, num_threads=num_threads)
     served, sources = dict(prob), {}
@@ -195,7 +199,9 @@ def score_cases(bundle: Bundle, cs: CaseSet, num_threads: int = 0) -> Scores:
         p, src = im.case_probability(label, prob.get(key), inv)
         if p is not None:
             served[key], sources[key] = p, src
-    return Scores(arrays, served, contrib, base, unknown, prob, sources, inv, rows)
+    s = Scores(arrays, served, contrib, base, unknown, prob, sources, inv, rows)
+    s.matrices = mats
+    return s
 
 
 @dataclass

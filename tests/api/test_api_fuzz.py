@@ -63,4 +63,4 @@ def test_no_server_error(bundle, settings):
     app = create_app(bundle=bundle, bundle_loader=lambda: bundle, settings=settings)
     with TestClient(app):  # runs the lifespan: keys, audit trail
         calls = fuzz(app)
-    assert len(calls) == 12 and all(calls.values()), calls
+    assert len(calls) == 13 and all(calls.values()), calls

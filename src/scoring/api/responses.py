@@ -179,6 +179,7 @@ def decide(
     full_contributions: bool = False,
     explore: bool = True,
     paused: list[bool] | None = None,
+    on_scores=None,
 ) -> list[NextActionResult]:
     """Scores, explanations and the recommended action of each case, with fresh decision ids.
     ``paused``: per case, the debtor has an unresolved contest (rule R9)."""
@@ -187,6 +188,8 @@ def decide(
         cs.paused = np.asarray(paused, dtype=bool)
     decided = decide_cases(bundle, cs, explore=explore, num_threads=NUM_THREADS)
     decided.scores.caseset = cs
+    if on_scores is not None:
+        on_scores(decided.scores)
     scored = score_results(bundle, cases, decided.scores, lang, top_k, full_contributions)
     rec = decided.recommendations
     dec = rec.decisions

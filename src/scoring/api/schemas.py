@@ -566,6 +566,25 @@ class QueueItem(_Out):
     model_versions: dict[str, str]
 
 
+class Alert(_Out):
+    """An automatic alert (see GET /alerts)."""
+
+    alert_id: str = Field(description="Stable id of the alert (kind and subject).")
+    kind: Literal["default_jump", "promise_broken", "invoice_dispute", "review_waiting"]
+    severity: Literal["medium", "high"]
+    debtor_hash: str
+    decision_id: uuid.UUID | None
+    since: dt.datetime
+    message: str
+    details: dict[str, Any]
+
+
+class Alerts(_Out):
+    count: int
+    by_kind: dict[str, int]
+    items: list[Alert]
+
+
 class ReviewQueue(_Out):
     status: str
     count: int
@@ -607,6 +626,16 @@ class ModelsResponse(_Out):
     loaded_at: dt.datetime | None
     reason: str | None = Field(description="Why the service is not ready, if it is not.")
     models: dict[str, ModelInfo]
+    drift_alert: bool = Field(
+        False,
+        description="A feature or score of the cases scored recently drifted beyond the alert "
+        "threshold (PSI vs the training period; see the console's monitoring page).",
+    )
+    drift_max_psi: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="Largest PSI of each risk model per window ('default_risk/7d'); null "
+        "when too few cases were scored.",
+    )
 
 
 class ReloadResponse(_Out):

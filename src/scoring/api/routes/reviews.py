@@ -20,6 +20,8 @@ from scoring.api.deps import (
     ServicesDep,
 )
 from scoring.api.schemas import (
+    Alert,
+    Alerts,
     CaseSummary,
     ContestRequest,
     ErrorResponse,
@@ -214,6 +216,32 @@ def post_review(
         {"decision_id": did, "review_status": ev["status_after"], **event.model_dump(mode="json")},
     )
     return ReviewResult(decision_id=decision_id, review_status=ev["status_after"], event=event)
+
+
+@router.get(
+    "/alerts",
+    response_model=Alerts,
+    responses={k: ERRORS[k] for k in (401, 403, 422)},
+    tags=["review"],
+    summary="Automatic alerts: default jumps, broken promises, invoices to check, late reviews",
+)
+def get_alerts(
+    _key: ReadReviewsKey,
+    services: ServicesDep,
+    kind: Annotated[
+        Literal["default_jump", "promise_broken", "invoice_dispute", "review_waiting"] | None,
+        Query(description="Only this kind."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> Alerts:
+    """Reviewer or compliance role. Thresholds come from the monitoring configuration; the
+    figures are recomputed at most once a minute. New alerts are also pushed to the webhook."""
+    found = services.monitor.alerts(notify=services.notify) if services.monitor else []
+    by_kind: dict[str, int] = {}
+    for a in found:
+        by_kind[a["kind"]] = by_kind.get(a["kind"], 0) + 1
+    items = [a for a in found if kind is None or a["kind"] == kind][:limit]
+    return Alerts(count=len(items), by_kind=by_kind, items=[Alert.model_validate(a) for a in items])
 
 
 @router.post(

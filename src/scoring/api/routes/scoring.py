@@ -90,7 +90,10 @@ def _score_batch(
 ) -> list[list]:
     """/score for the requests of a micro-batch: one scoring pass; the call summaries go to the
     audit trail's background writer."""
-    _, _, results = responses.score(bundle, [c for j in jobs for c in j.cases], lang, top_k, full)
+    _, scores, results = responses.score(
+        bundle, [c for j in jobs for c in j.cases], lang, top_k, full
+    )
+    _observe(services, bundle, scores)
     per_job = _split(results, jobs)
     audit = services.store
     versions, called = bundle.model_versions(), now_utc()
@@ -161,7 +164,9 @@ def _decide_batch(
     hashes = [audit.hash_debtor(c.debtor.debtor_id) for c in cases]
     paused_debtors = _audited(lambda: services.reviews.paused(hashes))
     paused = [h in paused_debtors for h in hashes]
-    results = responses.decide(bundle, cases, lang, top_k, full, explore, paused)
+    results = responses.decide(
+        bundle, cases, lang, top_k, full, explore, paused, lambda s: _observe(services, bundle, s)
+    )
     decided = now_utc()
     rows = [
         audit_rows.decision(audit, case, r, decided, job.request_id, job.api_key)
@@ -175,6 +180,16 @@ def _decide_batch(
     )
     services.metrics.count_unknown([u.field for r in results for u in r.unknown_values])
     return _split(results, jobs)
+
+
+def _observe(services: Services, bundle: Bundle, scores) -> None:
+    """Feed the drift monitor (never fails a request)."""
+    if services.monitor is None:
+        return
+    try:
+        services.monitor.observe(bundle, scores)
+    except Exception:
+        log.exception("drift monitor: observing a batch failed")
 
 
 def _audited(write):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
@@ -91,9 +92,18 @@ async def models(services: ServicesDep, api_key: AnyKey) -> ModelsResponse:
                 tags=tags,
                 unavailable=b.missing.get(key),
             )
+    drift_alert, worst = False, {}
+    if b is not None and services.monitor is not None:
+        d = await anyio.to_thread.run_sync(services.monitor.drift, b)
+        drift_alert = d["alert"]
+        for key, m in d["models"].items():
+            for days, w in m.get("windows", {}).items():
+                ok = w["verdict"] != "too_few"
+                worst[f"{key}/{days}d"] = round(w["max_psi"], 4) if ok else None
     return ModelsResponse(
-        alias=h.alias, ready=b is not None, loaded_at=h.loaded_at, reason=h.reason, models=info
-    )
+        alias=h.alias, ready=b is not None, loaded_at=h.loaded_at, reason=h.reason, models=info,
+        drift_alert=drift_alert, drift_max_psi=worst,
+    )  # fmt: skip
 
 
 @router.get(
