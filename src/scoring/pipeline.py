@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.contract import fingerprint, load_tables
+from scoring.model_card import version_descriptions
 from scoring.models.config import TrainingConfig, default_training_path, load_training_config
 from scoring.models.dataset import TrainingDataError, TrainingSet, build_training_set
 from scoring.models.metrics import flat_metrics, metrics_by_group
@@ -121,7 +122,12 @@ def _train(
                 "no model can be trained on this data set:\n  - "
                 + "\n  - ".join(f"{k}: {v}" for k, v in not_trained.items())
             )
-        versions = stage_register(uris, version_tags) if register else {}
+        versions: dict[str, int] = {}
+        if register:
+            cards = version_descriptions(
+                uris, ts.summary(), risk.tables, metrics, version_tags, str(data_dir), fp
+            )
+            versions = stage_register(uris, version_tags, cards)
         elapsed = time.perf_counter() - start
         tracking.finish_run(elapsed)
         return TrainResult(
@@ -307,12 +313,17 @@ def stage_policy(tables, ts: TrainingSet, progress: bool, workdir: Path) -> Poli
     return PolicyStage(uri, tags, {k: float(v) for k, v in res.metrics.items()})
 
 
-def stage_register(uris: dict[str, str], version_tags: dict[str, dict[str, str]]) -> dict[str, int]:
-    """Register every logged model or none (``challenger``; a first version is ``champion``)."""
+def stage_register(
+    uris: dict[str, str],
+    version_tags: dict[str, dict[str, str]],
+    descriptions: dict[str, str] | None = None,
+) -> dict[str, int]:
+    """Register every logged model or none (``challenger``; a first version is ``champion``),
+    each version with its model card as description (:mod:`scoring.model_card`)."""
     from scoring import registry, tracking
 
     tracking.set_stage("register")
-    registered = registry.register_all(uris, version_tags)
+    registered = registry.register_all(uris, version_tags, descriptions)
     versions = {k: registered[registry.registered_name(k)] for k in uris}
     tracking.log_registered(versions)
     return versions

@@ -168,11 +168,19 @@ def _requirements() -> list[str]:
 # Registration and aliases
 
 
-def register_all(model_uris: dict[str, str], tags: dict[str, dict[str, str]]) -> dict[str, int]:
+def register_all(
+    model_uris: dict[str, str],
+    tags: dict[str, dict[str, str]],
+    descriptions: dict[str, str] | None = None,
+) -> dict[str, int]:
     """Register every model or none: on failure, versions created so far are deleted.
 
-    New versions get the alias ``challenger``; a model's first version also becomes
-    ``champion`` (recorded as a promotion).
+    Each new version gets its ``tags`` and its ``descriptions`` entry (the model card,
+    :mod:`scoring.model_card`, shown by the MLflow UI) before any alias moves; a version
+    without its card is not complete, so failing to write a description fails the whole
+    registration like any other step (versions deleted, the error raised). New versions
+    then get the alias ``challenger``; a model's first version also becomes ``champion``
+    (recorded as a promotion).
     """
     import mlflow
     from mlflow import MlflowClient
@@ -187,6 +195,8 @@ def register_all(model_uris: dict[str, str], tags: dict[str, dict[str, str]]) ->
             created.append((name, version))
             for k, v in tags.get(key, {}).items():
                 client.set_model_version_tag(name, str(version), k, str(v))
+            if descriptions and descriptions.get(key):
+                client.update_model_version(name, str(version), description=descriptions[key])
         for name, version in created:
             client.set_registered_model_alias(name, CHALLENGER, str(version))
             if _alias_version(client, name, CHAMPION) is None:

@@ -93,9 +93,10 @@ def _audit_frame() -> pd.DataFrame:
 def test_rule_removals_and_review_summary():
     a = _audit_frame()
     rem = cr.rule_removals(a).set_index("rule")
-    assert rem.loc["R3_consent", "decisions"] == 2 and rem.loc["R3_consent", "removals"] == 3
+    assert rem.loc["R3_consent", "decisions"] == 2 and rem.loc["R3_consent", "alone"] == 3
     assert rem.loc["R3_consent", "actions"] == "sms_reminder (2), phone_call (1)"
-    assert rem.loc["R2_phone_hours", "share"] == pytest.approx(1 / 3)
+    # consent fails on every slot of the call: the phone hours removed nothing by themselves
+    assert rem.loc["R2_phone_hours", "share"] == 0 and rem.loc["R2_phone_hours", "shadowed"] == 1
     rev = cr.review_summary(a)
     assert rev.iloc[-1].to_dict() == {
         "segment": "all",
@@ -109,6 +110,154 @@ def test_rule_removals_and_review_summary():
     assert mix.loc["letter", "B2C"] == pytest.approx(0.5)
     empty = a.iloc[:0]
     assert cr.rule_removals(empty).empty and cr.review_summary(empty).empty
+
+
+def _removed(*items: tuple[str, list[str]]) -> list[dict]:
+    return [{"action": a, "rules": r} for a, r in items]
+
+
+def test_the_sunday_rule_is_not_blamed_for_what_other_rules_removed():
+    """As the policy records them: the first failing rule of each candidate slot, so
+    R1_sunday_holiday is on the Sunday slots of nearly every removed action."""
+    removed = [
+        _removed(
+            ("sms_reminder", ["R3_consent", "R1_sunday_holiday"]),
+            ("phone_call", ["R2_phone_hours", "R3_consent", "R1_sunday_holiday"]),
+            ("legal_escalation", ["R6_legal_prerequisites", "R1_sunday_holiday"]),
+        ),
+        _removed(("whatsapp_reminder", ["R5_open_dispute", "R1_sunday_holiday"])),
+        _removed(("letter", ["R4_daily_cap"])),
+        _removed(("formal_notice", ["R1_sunday_holiday"])),  # every slot on a Sunday/holiday
+    ]
+    a = pd.DataFrame({"removed": removed, "segment": "B2C", "action": "wait"})
+    rem = cr.rule_removals(a).set_index("rule")
+    r1 = rem.loc["R1_sunday_holiday"]
+    assert r1["decisions"] == 1 and r1["share"] == pytest.approx(1 / 4)  # not 100 %
+    assert (r1["alone"], r1["main"], r1["partial"], r1["shadowed"]) == (1, 0, 1, 3)
+    assert r1["actions"] == "formal_notice (1)"
+    assert rem.loc["R3_consent", "alone"] == 2 and rem.loc["R3_consent", "decisions"] == 1
+    assert rem.loc["R2_phone_hours", "decisions"] == 0
+    assert rem.loc["R6_legal_prerequisites", "main"] == 1
+    assert rem.loc["R5_open_dispute", "alone"] == 1 and rem.loc["R4_daily_cap", "alone"] == 1
+    assert rem.index[0] == "R3_consent"
+    # an explicit record of the rules failing on every slot wins
+    item = {"action": "sms_reminder", "rules": ["R1_sunday_holiday", "R4_weekly_cap"]}
+    assert cr.removal_attribution(item | {"blocked_by": ["R4_weekly_cap"]}) == {
+        "R4_weekly_cap": "alone",
+        "R1_sunday_holiday": "shadowed",
+    }
+    from scoring.policy.rules import RULE_IDS
+
+    assert set(cr.SLOT_INDEPENDENT_RULES) <= set(RULE_IDS)
+
+
+def test_version_numbers_print_as_integers(monkeypatch):
+    from scoring import registry
+
+    history = {
+        "default_risk": [
+            {"at": "2026-01-01T00:00:00+00:00", "by": "system", "version": 1, "previous": None},
+            {"at": "2026-02-01T00:00:00+00:00", "by": "ana", "version": 2, "previous": 1},
+        ]
+    }
+    monkeypatch.setattr(registry, "promotion_history", lambda key: history.get(key, []))
+    t = cr.promotion_table(("default_risk", "policy"))
+    page = cr.html_table(t, "x")
+    assert "1.0000" not in page and "<td>2</td><td>1</td>" in page
+    assert "<td>1</td><td>–</td>" in page  # the first version has no previous one
+
+
+def test_model_card_markdown_renders_as_html():
+    md = (
+        "# Model card: x\n\n## Intended use\nProbability of payment default for a debtor,\n"
+        "to prioritise actions. Data set `data/x` <b>raw</b>.\n\n- a list item that wraps\n"
+        "  onto a second line\n\n| a | b |\n|---|---|\n| `c` | 1 |\n"
+    )
+    body = cr.markdown_body(md, "x")
+    assert "<h3>Model card: x</h3>" in body and "<h4>Intended use</h4>" in body
+    assert "for a debtor, to prioritise actions." in body  # one paragraph, not two lines
+    assert "<code>data/x</code>" in body and "`" not in body
+    assert "&lt;b&gt;raw&lt;/b&gt;" in body  # raw HTML escaped
+    assert "<li>a list item that wraps onto a second line</li>" in body
+    assert "<td><code>c</code></td>" in body
+
+
+def _kpi_audit(n: int, n_outcomes: int, key_names: list[str] | None = None) -> pd.DataFrame:
+    t = pd.Timestamp("2026-03-02T09:00:00Z")
+    rep = [i < n_outcomes for i in range(n)]
+    return pd.DataFrame(
+        {
+            "decision_id": [f"d{i}" for i in range(n)],
+            "decided_at": [t + pd.Timedelta(days=i) for i in range(n)],
+            "as_of": [t + pd.Timedelta(days=i) for i in range(n)],
+            "month": "2026-03",
+            "segment": "B2C",
+            "open_amount": 100.0,
+            "action": "email_reminder",
+            "requires_review": False,
+            "has_outcome": rep,
+            "paid_amount": [0.0 if r else np.nan for r in rep],
+            "paid_at": pd.NaT,
+            "dispute": False,
+            "complaint": False,
+            "api_key": key_names if key_names is not None else "collection-software",
+        }
+    )
+
+
+def test_service_kpis_show_their_sample_size():
+    cfg = kpis.load_kpi_config()
+    t = cr.audit_kpi_table(_kpi_audit(12, 7), cfg, min_n=30).set_index(["segment", "kpi"])
+    row = t.loc[("all", "unpaid_rate")]
+    assert row["n"] == 7 and row["shown"] == "too few (n = 7 < 30)" and row["met"] is None
+    assert "%" not in " ".join(t["shown"])
+    assert t.loc[("all", "days_to_pay"), "n"] == 0  # nothing paid: no payment delay measured
+    t = cr.audit_kpi_table(_kpi_audit(40, 35), cfg, min_n=30).set_index(["segment", "kpi"])
+    row = t.loc[("all", "unpaid_rate")]
+    assert row["n"] == 35 and row["shown"] == "100.0 %" and row["met"] is False
+    assert cr.rate_text(3, 7, 30) == "3 of 7 (too few for a rate: n = 7 < 30)"
+    assert cr.rate_text(3, 40, 30) == "3 of 40 (7.5 %)"
+
+
+def test_decisions_filtered_by_period_and_api_key():
+    names = ["collection-software", "qa-TEST-runner", "load-test", None, "collection-software"]
+    a = _kpi_audit(5, 0, names)  # decided on March 2, 3, 4, 5, 6
+    out, scope = cr.filter_decisions(a)  # default: key names containing "test" left out
+    assert list(out["decision_id"]) == ["d0", "d3", "d4"]
+    assert scope.excluded_keys == {"qa-TEST-runner": 1, "load-test": 1}
+    assert scope.no_key_name == 1 and "3 of 5 decisions" in scope.describe()
+    out, scope = cr.filter_decisions(a, since="2026-03-03", until="2026-03-06", exclude_keys=())
+    assert list(out["decision_id"]) == ["d1", "d2", "d3"] and scope.out_of_period == 2
+    out, _ = cr.filter_decisions(a, include_keys=["collection-*"])
+    assert list(out["decision_id"]) == ["d0", "d4"]
+    with pytest.raises(ValueError, match="empty"):
+        cr.filter_decisions(a, since="2026-03-05", until="2026-03-05")
+    with pytest.raises(ValueError, match="API key"):
+        cr.filter_decisions(a.drop(columns="api_key"), include_keys=["x"])
+    _, scope = cr.filter_decisions(a.drop(columns="api_key"))
+    assert not scope.key_names_known and "no key filter applied" in scope.describe()
+
+
+def test_disparities_have_a_limit_and_a_verdict():
+    y = np.array([1, 0, 0, 0, 1, 1, 0, 0])
+    s = np.array([0.9, 0.6, 0.1, 0.2, 0.4, 0.8, 0.7, 0.3])
+    g = np.array(["a", "a", "a", "a", "b", "b", "b", "b"])
+    d = cr.disparities(y, s, {"grp": g}, 0.5, min_n=1).set_index("metric")
+    # FPR 1/3 vs 1/2: a difference of 0.17 > 0.10
+    assert d.loc["fpr", "criterion"] == "difference ≤ 0.10" and d.loc["fpr", "verdict"] == "exceeds"
+    # flagged 2/4 vs 2/4: ratio 1
+    assert d.loc["flagged_rate", "criterion"].startswith("ratio ≥ 0.80 (four-fifths")
+    assert d.loc["flagged_rate", "verdict"] == "within"
+    d = cr.disparities(y, s, {"grp": g}, 0.5, min_n=1, limits={"fpr": ("difference", 0.2)})
+    d = d.set_index("metric")
+    assert d.loc["fpr", "verdict"] == "within" and d.loc["fnr", "verdict"] == "not assessed"
+    d = cr.disparities(y, s, {"grp": g}, 0.5, min_n=5)  # too few cases per group
+    assert set(d["verdict"]) == {"not assessed"}
+    d = cr.disparities(y, s, {"grp": g, "bucket": g}, 0.5, min_n=1, judged=("grp",))
+    assert set(d.loc[d["grouping"] == "bucket", "verdict"]) == {"not assessed"}
+    assert "exceeds" in set(d.loc[d["grouping"] == "grp", "verdict"])
+    with pytest.raises(ValueError, match="ratio"):
+        cr.disparity_verdict(0.1, 0.9, ("max", 0.1))
 
 
 def _api_decisions(trained, tmp_path) -> pd.DataFrame:
@@ -137,7 +286,7 @@ def _api_decisions(trained, tmp_path) -> pd.DataFrame:
             body = {"decision_id": d["decision_id"], "paid_amount": 10.0, "dispute": False}
             assert c.post("/outcomes", json=body, headers={"X-API-Key": key}).status_code == 201
     engine = kpis.audit_engine(settings)
-    frame = kpis.read_audit_decisions(engine)
+    frame = cr.with_key_names(kpis.read_audit_decisions(engine), engine)
     engine.dispose()
     return frame
 
@@ -156,6 +305,30 @@ def report(trained, tmp_path_factory):
     )
     path = cr.build_report("champion", tmp / "report.html", inputs=inp)
     return path.read_text(encoding="utf-8"), inp, audit
+
+
+def test_report_scope_filters_the_audit_trail(report, trained):
+    from support import SAMPLE_DIR
+
+    _, inp, audit = report
+    assert set(inp.audit["api_key"]) == {"env-0"}  # the key name, read from the audit trail
+    late = cr.gather_inputs(
+        "champion",
+        SAMPLE_DIR,
+        training_set=trained.ts,
+        tables=inp.tables,
+        audit=audit.assign(api_key=["load-test"] * 5 + ["env-0"] * 35),
+        since=audit["decided_at"].min(),
+        min_n=5,
+        disparity_limits={"fpr": ("difference", 0.5)},
+    )
+    assert len(late.audit) == 35 and late.scope.excluded_keys == {"load-test": 5}
+    assert late.min_n == 5 and late.disparity_limits == {"fpr": ("difference", 0.5)}
+    none = cr.gather_inputs(
+        "champion", SAMPLE_DIR, training_set=trained.ts, tables=inp.tables, audit=audit,
+        until=audit["decided_at"].min(),
+    )  # fmt: skip
+    assert none.audit.empty and none.scope.out_of_period == 40
 
 
 def _text(page: str) -> str:
@@ -194,18 +367,31 @@ def test_report_numbers_match_the_functions(report):
     assert f"{auc:.4f}" in text
     assert len(audit) == 40 and int(audit["has_outcome"].sum()) == 10
     flagged = int(audit["requires_review"].sum())
-    assert f"40 audited decisions; {flagged} flagged for human review" in text
+    review = cr.rate_text(flagged, 40, inp.min_n)
+    assert f"40 audited decisions; flagged for human review: {review}" in text
+    assert "40 of 40 decisions" in text  # the scope of the audit trail, in the header
     rem = cr.rule_removals(audit)
     assert len(rem) > 0  # real cases always lose some actions to the rules
     top = rem.iloc[0]
-    assert f"{top['rule']} {top['decisions']} {top['share']:.4f} {top['removals']}" in text
+    assert (
+        f"{top['rule']} {top['decisions']} {top['share']:.4f} {top['alone']} {top['main']}" in text
+    )
+    assert rem.set_index("rule")["share"].get("R1_sunday_holiday", 0) < 1
     reasons = cr.reason_code_distribution(inp.bundle, inp.evaluation)
     first = reasons[reasons["model"] == "default_risk"].iloc[0]
     assert f"{first['code']} {first['feature']} {first['cases']}" in text
-    summary = kpis.kpi_summary(inp.tables, inp.kpi_config)
+    summary = cr.dataset_kpi_table(inp.tables, inp.kpi_config)
     r = summary[(summary["segment"] == "all") & (summary["kpi"] == "recovery_rate")].iloc[0]
-    assert f"all recovery_rate recovery rate {r['shown']} {r['target']}" in text
+    same = kpis.kpi_summary(inp.tables, inp.kpi_config).set_index(["segment", "kpi"])
+    assert r["shown"] == same.loc[("all", "recovery_rate"), "shown"]
+    assert f"all recovery_rate recovery rate {r['n']} {r['shown']} {r['target']}" in text
+    # 10 decisions with an outcome: too few for a rate
+    assert "all unpaid_rate unpaid rate 10 too few (n = 10 < 30)" in text
     assert "first version ever trained" in text
+    assert "assessed disparities exceed their limit" in text
+    verdicts = disp["verdict"].tolist()
+    assert set(verdicts) <= {"within", "exceeds", "not assessed"} and "within" in verdicts
+    assert set(disp.loc[disp["grouping"] == "bucket", "verdict"]) == {"not assessed"}
 
 
 def test_report_cli_fails_clearly_without_models(tmp_path, monkeypatch):

@@ -8,12 +8,19 @@ traced and recomputed. Images are PNG inlined as base64: the page needs no netwo
 
 Sections: the model cards; metrics by segment and by groups of départements; disparities
 between groups (fairlearn's MetricFrame: per-group metrics with bootstrap intervals, then
-max-min differences with their intervals and min/max ratios); the distribution of reason codes; the action mix; how often each compliance
-rule removed actions and how many decisions were flagged for human review (audit trail); the
-KPIs; the promotion history of the aliases."""
+max-min differences with their intervals and min/max ratios, each judged within or beyond a
+limit, :data:`DISPARITY_LIMITS`); the distribution of reason codes; the action mix; which
+compliance rules removed actions (each removal attributed by :func:`removal_attribution`) and
+how many decisions were flagged for human review (audit trail); the KPIs with the sample size
+behind each value; the promotion history of the aliases.
+
+The audited decisions can be limited to a period and to the API keys of one environment
+(:func:`filter_decisions`; by default, keys whose name contains "test" are left out)."""
 
 from scoring.compliance_report.build import build_report, build_sections, gather_inputs
 from scoring.compliance_report.evaluation import (
+    REMOVAL_ROLES,
+    SLOT_INDEPENDENT_RULES,
     Evaluation,
     ReportError,
     audit_action_mix,
@@ -21,6 +28,7 @@ from scoring.compliance_report.evaluation import (
     evaluate_alias,
     metrics_tables,
     policy_action_mix,
+    removal_attribution,
     review_summary,
     rule_removals,
     scored_keys,
@@ -30,12 +38,15 @@ from scoring.compliance_report.fairness import (
     CI_METRICS,
     CI_QUANTILES,
     DEPARTMENT_GROUPS,
+    DISPARITY_LIMITS,
     DISPARITY_METRICS,
     ILE_DE_FRANCE,
+    JUDGED_GROUPINGS,
     MODEL_KEYS,
     REPORT_BOOTSTRAP,
     department_group,
     disparities,
+    disparity_verdict,
     group_metrics,
 )
 from scoring.compliance_report.figures import (
@@ -55,11 +66,25 @@ from scoring.compliance_report.html import (
     paragraph,
     render_html,
 )
+from scoring.compliance_report.kpi_tables import (
+    MIN_N,
+    audit_kpi_table,
+    dataset_kpi_table,
+    rate_text,
+    with_sample_size,
+)
 from scoring.compliance_report.registry_reads import (
     alias_table,
     model_card_markdown,
     promotion_table,
     training_data_dir,
+)
+from scoring.compliance_report.scope import (
+    DEFAULT_EXCLUDED_KEYS,
+    AuditScope,
+    decision_key_names,
+    filter_decisions,
+    with_key_names,
 )
 from scoring.compliance_report.sections import (
     SOURCE,
@@ -81,27 +106,39 @@ from scoring.compliance_report.shap_analyses import (
 
 __all__ = [
     "ALSACE_MOSELLE",
+    "AuditScope",
     "CI_METRICS",
     "CI_QUANTILES",
     "CSS",
+    "DEFAULT_EXCLUDED_KEYS",
     "DEPARTMENT_GROUPS",
+    "DISPARITY_LIMITS",
     "DISPARITY_METRICS",
     "Evaluation",
     "ILE_DE_FRANCE",
+    "JUDGED_GROUPINGS",
+    "MIN_N",
     "MODEL_KEYS",
+    "REMOVAL_ROLES",
     "REPORT_BOOTSTRAP",
     "ReportError",
     "ReportInputs",
+    "SLOT_INDEPENDENT_RULES",
     "SOURCE",
     "Section",
     "alias_table",
     "audit_action_mix",
+    "audit_kpi_table",
     "build_report",
     "build_sections",
+    "dataset_kpi_table",
+    "decision_key_names",
     "default_thresholds",
     "department_group",
     "disparities",
+    "disparity_verdict",
     "evaluate_alias",
+    "filter_decisions",
     "gather_inputs",
     "global_importance",
     "group_metrics",
@@ -120,7 +157,9 @@ __all__ = [
     "png",
     "policy_action_mix",
     "promotion_table",
+    "rate_text",
     "reason_code_distribution",
+    "removal_attribution",
     "render_html",
     "review_summary",
     "rule_removals",
@@ -134,4 +173,6 @@ __all__ = [
     "section_reasons",
     "section_rules",
     "training_data_dir",
+    "with_key_names",
+    "with_sample_size",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,16 @@ from scoring.compliance_report.evaluation import (
     evaluate_alias,
     metrics_tables,
 )
+from scoring.compliance_report.fairness import DISPARITY_LIMITS, disparity_verdict
 from scoring.compliance_report.html import Section, render_html
+from scoring.compliance_report.kpi_tables import MIN_N
 from scoring.compliance_report.registry_reads import training_data_dir
+from scoring.compliance_report.scope import (
+    DEFAULT_EXCLUDED_KEYS,
+    TimeLike,
+    filter_decisions,
+    with_key_names,
+)
 from scoring.compliance_report.sections import (
     ReportInputs,
     section_actions,
@@ -39,13 +47,37 @@ def gather_inputs(
     tables: dict[str, pd.DataFrame] | None = None,
     audit: pd.DataFrame | None = None,
     kpi_config_path: str | Path | None = None,
+    *,
+    since: TimeLike | None = None,
+    until: TimeLike | None = None,
+    include_keys: Sequence[str] | None = None,
+    exclude_keys: Sequence[str] = DEFAULT_EXCLUDED_KEYS,
+    min_n: int = MIN_N,
+    disparity_limits: dict[str, tuple[str, float]] | None = None,
 ) -> ReportInputs:
     """Load the models under ``alias``, the evaluation data and the audit trail.
 
     The data set is ``data_dir``, else the one the default-risk model was trained on (the run's
     ``data_dir`` tag) if it still exists; ``training_set``/``tables``/``audit`` may be passed
     in to reuse what the caller already holds.
+
+    The audited decisions are kept when ``since <= decided_at < until`` (naive times are
+    UTC) and, by the name of the API key that asked for them, when it matches one of
+    ``include_keys`` (if given) and none of ``exclude_keys`` (``fnmatch`` patterns,
+    case-insensitive; default: names containing "test"); see
+    :func:`~scoring.compliance_report.scope.filter_decisions`. A passed-in ``audit`` without
+    an ``api_key`` column gets it from the audit trail. ``min_n``: below this many
+    observations a KPI or rate is reported as too few. ``disparity_limits``: metric ->
+    ``("ratio", r)`` or ``("difference", d)`` (default
+    :data:`~scoring.compliance_report.fairness.DISPARITY_LIMITS`).
     """
+    if min_n < 1:
+        raise ReportError(f"min_n must be at least 1, not {min_n}")
+    for m, lim in (disparity_limits or {}).items():
+        try:
+            disparity_verdict(float("nan"), float("nan"), tuple(lim))  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise ReportError(f"disparity limit of {m}: {exc}") from exc
     from scoring import registry
     from scoring.contract import load_tables
     from scoring.models.dataset import build_training_set, load_training_config
@@ -67,11 +99,18 @@ def gather_inputs(
                 training_set = build_training_set(tables, load_training_config(), progress=False)
     ev = evaluate_alias(bundle, training_set, str(data_dir or "")) if training_set else None
     thresholds = default_thresholds(ev, threshold) if ev is not None else {}
-    if audit is None:
-        engine = kpi_mod.audit_engine()
-        audit = kpi_mod.read_audit_decisions(engine)
+    engine = kpi_mod.audit_engine()
+    try:
+        if audit is None:
+            audit = kpi_mod.read_audit_decisions(engine)
+        audit = with_key_names(audit, engine)
+    finally:
         if engine is not None:
             engine.dispose()
+    try:
+        audit, scope = filter_decisions(audit, since, until, include_keys, exclude_keys)
+    except ValueError as exc:
+        raise ReportError(str(exc)) from exc
     return ReportInputs(
         alias=alias,
         bundle=bundle,
@@ -81,6 +120,9 @@ def gather_inputs(
         tables=tables,
         kpi_config=kpi_mod.load_kpi_config(kpi_config_path),
         generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        scope=scope,
+        min_n=min_n,
+        disparity_limits=dict(disparity_limits) if disparity_limits is not None else None,
     )
 
 
@@ -88,7 +130,8 @@ def build_sections(inp: ReportInputs, progress: bool = False) -> list[Section]:
     """Every section, in order."""
     from scoring.progress import bar
 
-    tables = metrics_tables(inp.evaluation, inp.thresholds) if inp.evaluation else {}
+    limits = inp.disparity_limits if inp.disparity_limits is not None else DISPARITY_LIMITS
+    tables = metrics_tables(inp.evaluation, inp.thresholds, limits=limits) if inp.evaluation else {}
     builders: list[Callable[[], Section]] = [
         lambda: section_models(inp),
         lambda: section_metrics(inp, tables),
@@ -109,20 +152,42 @@ def build_report(
     threshold: float | None = None,
     inputs: ReportInputs | None = None,
     progress: bool = False,
+    *,
+    since: TimeLike | None = None,
+    until: TimeLike | None = None,
+    include_keys: Sequence[str] | None = None,
+    exclude_keys: Sequence[str] = DEFAULT_EXCLUDED_KEYS,
+    min_n: int = MIN_N,
+    disparity_limits: dict[str, tuple[str, float]] | None = None,
     **kwargs: Any,
 ) -> Path:
     """Write the compliance report of the models under ``alias`` to ``out`` (HTML).
 
-    ``inputs`` (from :func:`gather_inputs`) skips loading; ``kwargs`` go to :func:`gather_inputs`.
+    ``inputs`` (from :func:`gather_inputs`) skips loading (and the keyword arguments with
+    it); ``since``, ``until``, ``include_keys``, ``exclude_keys``, ``min_n``,
+    ``disparity_limits`` and ``kwargs`` go to :func:`gather_inputs`.
     """
-    inp = inputs or gather_inputs(alias, data_dir, threshold, **kwargs)
+    inp = inputs or gather_inputs(
+        alias,
+        data_dir,
+        threshold,
+        since=since,
+        until=until,
+        include_keys=include_keys,
+        exclude_keys=exclude_keys,
+        min_n=min_n,
+        disparity_limits=disparity_limits,
+        **kwargs,
+    )
     sections = build_sections(inp, progress)
     meta = {
         "generated at (UTC)": inp.generated_at,
         "alias": alias,
         "model versions": ", ".join(f"{k} v{v}" for k, v in inp.bundle.versions.items()),
         "evaluation data": inp.evaluation.data_dir if inp.evaluation else "none",
-        "audited decisions": str(len(inp.audit)),
+        "audited decisions": (
+            inp.scope.describe() if inp.scope is not None else str(len(inp.audit))
+        ),
         "KPI configuration": str(inp.kpi_config.version),
     }
     page = render_html(sections, f"Compliance report: models '{alias}'", meta)

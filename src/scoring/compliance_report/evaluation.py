@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.compliance_report.fairness import (
+    JUDGED_GROUPINGS,
     MODEL_KEYS,
     REPORT_BOOTSTRAP,
     department_group,
@@ -57,10 +58,15 @@ def evaluate_alias(bundle, ts, data_dir: str = "") -> Evaluation:
 
 
 def metrics_tables(
-    ev: Evaluation, thresholds: dict[str, float], n_boot: int = REPORT_BOOTSTRAP
+    ev: Evaluation,
+    thresholds: dict[str, float],
+    n_boot: int = REPORT_BOOTSTRAP,
+    limits: dict[str, tuple[str, float]] | None = None,
 ) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     """Per risk model: :func:`group_metrics` by segment, département group and days-past-due
-    bucket, and its :func:`disparities`."""
+    bucket, and its :func:`disparities`, those by segment and département group judged
+    against ``limits`` (default :data:`~scoring.compliance_report.fairness.DISPARITY_LIMITS`;
+    the bucket drives the risk by design)."""
     f = ev.frame
     groups = {
         "segment": f["segment"].to_numpy(),
@@ -71,7 +77,10 @@ def metrics_tables(
     for key in scored_keys(ev):
         y, p = f[f"y_{key}"].to_numpy(), f[f"p_{key}"].to_numpy()
         t = group_metrics(y, p, groups, thresholds[key], n_boot=n_boot)
-        out[key] = (t, disparities(y, p, groups, thresholds[key], n_boot=n_boot))
+        d = disparities(
+            y, p, groups, thresholds[key], n_boot=n_boot, limits=limits, judged=JUDGED_GROUPINGS
+        )
+        out[key] = (t, d)
     return out
 
 
@@ -120,23 +129,69 @@ def audit_action_mix(audit: pd.DataFrame) -> pd.DataFrame:
     return _mix(audit["action"], audit["segment"])
 
 
-def rule_removals(audit: pd.DataFrame) -> pd.DataFrame:
-    """How often each compliance rule removed actions, from the audited decisions.
+#: Rules decided per (case, action), whatever the slot (CONTRACT §4; see
+#: :func:`scoring.policy.rules._violation_masks`): missing consent (R3), an open dispute (R5),
+#: an unresolved contest (R9). When one of them fails on some candidate slot of an action, it
+#: fails on every slot, so it removed the action on its own.
+SLOT_INDEPENDENT_RULES = frozenset({"R3_consent", "R5_open_dispute", "R9_contest_pause"})
 
-    One row per rule: ``decisions`` (audited decisions where it removed at least one action),
-    ``share`` (of all audited decisions), ``removals`` (removed actions it contributed to) and
-    ``actions`` (the actions it removed, most often first, with counts).
+#: How a rule took part in the removal of an action (see :func:`removal_attribution`).
+REMOVAL_ROLES = ("alone", "main", "partial", "shadowed")
+
+
+def removal_attribution(item: dict[str, Any]) -> dict[str, str]:
+    """The role of each rule recorded on one removed action (an item of a decision's
+    ``removed`` list: ``{"action", "rules"}``), rule id -> role.
+
+    The policy records, per removed action, every rule that was the *first* failing rule
+    (in :data:`scoring.policy.rules.RULE_IDS` order) on some of its candidate slots, most
+    slots first. ``R1_sunday_holiday`` comes early in that order, so it is recorded on the
+    Sunday slots of nearly every removed action even when another rule (consent, say) fails
+    on every slot. Roles:
+
+    * ``alone``: the rule removed the action by itself: a rule of
+      :data:`SLOT_INDEPENDENT_RULES` (it fails on every slot), the only rule recorded, or a
+      rule of an explicit ``blocked_by`` list (rules failing on every slot, when the
+      decision records one);
+    * ``main``: no rule blocks every slot as far as the record shows; this one removed
+      most slots, the others the rest;
+    * ``partial``: removed some slots only, the ``main`` rule most of them;
+    * ``shadowed``: recorded on some slots, but a rule that fails on every slot removed the
+      action anyway (its own verdict changed nothing).
     """
-    cols = ["rule", "decisions", "share", "removals", "actions"]
+    rules = [str(r) for r in (item.get("rules") or [])]
+    blocked = [str(r) for r in (item.get("blocked_by") or [])]
+    alone = blocked or [r for r in rules if r in SLOT_INDEPENDENT_RULES]
+    if alone:
+        return {r: "alone" for r in alone} | {r: "shadowed" for r in rules if r not in alone}
+    if len(rules) == 1:
+        return {rules[0]: "alone"}
+    return {r: ("main" if i == 0 else "partial") for i, r in enumerate(rules)}
+
+
+def rule_removals(audit: pd.DataFrame) -> pd.DataFrame:
+    """Which compliance rules removed actions, from the audited decisions, each removed
+    action attributed by :func:`removal_attribution`.
+
+    One row per rule: ``decisions`` (audited decisions where it removed at least one action,
+    alone or as the main rule), ``share`` (of all audited decisions), ``alone``, ``main``,
+    ``partial`` and ``shadowed`` (removed actions per role) and ``actions`` (the actions it
+    removed alone or as the main rule, most often first, with counts).
+    """
+    cols = ["rule", "decisions", "share", *REMOVAL_ROLES, "actions"]
     if audit.empty:
         return pd.DataFrame(columns=cols)
     per_rule: dict[str, dict[str, Any]] = {}
     for removed in audit["removed"]:
         seen: set[str] = set()
         for item in removed or []:
-            for rule in item.get("rules") or []:
-                d = per_rule.setdefault(rule, {"decisions": 0, "removals": 0, "actions": {}})
-                d["removals"] += 1
+            for rule, role in removal_attribution(item).items():
+                d = per_rule.setdefault(
+                    rule, {"decisions": 0, "actions": {}, **dict.fromkeys(REMOVAL_ROLES, 0)}
+                )
+                d[role] += 1
+                if role not in ("alone", "main"):
+                    continue
                 act = str(item.get("action"))
                 d["actions"][act] = d["actions"].get(act, 0) + 1
                 if rule not in seen:
@@ -148,7 +203,7 @@ def rule_removals(audit: pd.DataFrame) -> pd.DataFrame:
             "rule": rule,
             "decisions": d["decisions"],
             "share": d["decisions"] / n,
-            "removals": d["removals"],
+            **{role: d[role] for role in REMOVAL_ROLES},
             "actions": ", ".join(
                 f"{a} ({c})" for a, c in sorted(d["actions"].items(), key=lambda x: (-x[1], x[0]))
             ),
@@ -156,7 +211,9 @@ def rule_removals(audit: pd.DataFrame) -> pd.DataFrame:
         for rule, d in per_rule.items()
     ]
     df = pd.DataFrame(rows, columns=cols)
-    return df.sort_values(["decisions", "rule"], ascending=[False, True]).reset_index(drop=True)
+    return df.sort_values(
+        ["decisions", "alone", "rule"], ascending=[False, False, True]
+    ).reset_index(drop=True)
 
 
 def review_summary(audit: pd.DataFrame) -> pd.DataFrame:

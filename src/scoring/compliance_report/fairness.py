@@ -159,6 +159,51 @@ def group_metrics(
 DISPARITY_METRICS = ("mean_score", "flagged_rate", "roc_auc", "fpr", "fnr")
 
 
+#: The limit each disparity is judged against: ``("ratio", r)``: min / max over the groups
+#: must be at least ``r``; ``("difference", d)``: max - min at most ``d``. Defaults:
+#: the four-fifths rule (ratio >= 0.8, the US EEOC's rule of thumb for selection rates) for
+#: the share of cases flagged and the mean score; differences for the error rates (FPR, FNR:
+#: at most 10 points, an equalised-odds difference of 0.1) and for the AUC (at most 0.05).
+#: These are conventions to be agreed with compliance, not legal thresholds: pass
+#: ``disparity_limits`` to the report to change them.
+DISPARITY_LIMITS: dict[str, tuple[str, float]] = {
+    "mean_score": ("ratio", 0.8),
+    "flagged_rate": ("ratio", 0.8),
+    "roc_auc": ("difference", 0.05),
+    "fpr": ("difference", 0.10),
+    "fnr": ("difference", 0.10),
+}
+
+
+#: groupings whose disparities are judged by default: the business segment and the
+#: département groups (geography, a possible proxy of origin). The days-past-due bucket
+#: drives the risk by design: its gaps are shown, not judged.
+JUDGED_GROUPINGS = ("segment", "department_group")
+
+
+def disparity_verdict(
+    difference: float, ratio: float, limit: tuple[str, float] | None
+) -> tuple[str, str]:
+    """The criterion (text) and the verdict of one disparity: ``within``, ``exceeds``, or
+    ``not assessed`` (no limit, or too few groups to compare)."""
+    if limit is None:
+        return "none", "not assessed"
+    kind, value = limit
+    if kind == "ratio":
+        criterion = f"ratio ≥ {value:.2f}" + (" (four-fifths rule)" if value == 0.8 else "")
+        v = ratio
+        ok = v >= value
+    elif kind == "difference":
+        criterion = f"difference ≤ {value:.2f}"
+        v = difference
+        ok = v <= value
+    else:
+        raise ValueError(f"a disparity limit is ('ratio', r) or ('difference', d), not {limit!r}")
+    if v is None or v != v:  # NaN: fewer than two groups, or a zero maximum
+        return criterion, "not assessed"
+    return criterion, "within" if ok else "exceeds"
+
+
 def disparities(
     y: np.ndarray,
     score: np.ndarray,
@@ -168,15 +213,21 @@ def disparities(
     min_n: int = 30,
     n_boot: int = 0,
     seed: int = 0,
+    limits: dict[str, tuple[str, float]] | None = None,
+    judged: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
     """Between-group gaps of each metric: fairlearn's ``MetricFrame.difference()`` and
     ``.ratio()`` over the groups with at least ``min_n`` cases, with 95 % bootstrap intervals
-    of the difference when ``n_boot`` > 0.
+    of the difference when ``n_boot`` > 0, each judged against its limit.
 
     Per (``grouping``, ``metric``): ``n_groups``, ``min``, ``max``, the groups holding them,
     ``difference`` (max - min), ``ratio`` (min / max, 1 = parity), ``difference_ci_low`` /
-    ``_high``; ``groups_excluded`` lists the groups left out for size.
+    ``_high``, ``criterion`` (the limit of ``limits``, default :data:`DISPARITY_LIMITS`;
+    a metric absent from a given ``limits`` is not assessed) and ``verdict`` (``within``,
+    ``exceeds`` or ``not assessed``); ``groups_excluded`` lists the groups left out for size.
+    With ``judged``, only these groupings get a verdict (the others: ``not assessed``).
     """
+    limits = DISPARITY_LIMITS if limits is None else limits
     y = np.asarray(y, dtype=int)
     score = np.asarray(score, dtype=float)
     rows = []
@@ -212,6 +263,12 @@ def disparities(
                         "difference_ci_high": float(diff_ci[1][m]) if diff_ci else np.nan,
                     }
                 )
+            if judged is None or grouping in judged:
+                row["criterion"], row["verdict"] = disparity_verdict(
+                    row["difference"], row["ratio"], limits.get(m)
+                )
+            else:
+                row["criterion"], row["verdict"] = "none (not a group to protect)", "not assessed"
             row["groups_excluded"] = ", ".join(small)
             rows.append(row)
     return pd.DataFrame(rows)

@@ -21,10 +21,19 @@ class Section:
 
 
 def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
+    """A cell as text: missing values as a dash, booleans as yes/no, integers as integers
+    (also when a missing value turned their column to floats), other numbers to 4 decimals."""
+    if (
+        v is None
+        or v is pd.NA
+        or v is pd.NaT
+        or (isinstance(v, float | np.floating) and np.isnan(v))
+    ):
         return "–"
     if isinstance(v, bool | np.bool_):
         return "yes" if v else "no"
+    if isinstance(v, int | np.integer):
+        return str(int(v))
     if isinstance(v, float | np.floating):
         return f"{v:.4f}"
     return str(v)
@@ -59,17 +68,20 @@ def paragraph(text: str) -> str:
     return f"<p>{html.escape(text)}</p>"
 
 
-def markdown_body(md: str, title: str) -> str:
-    from scoring.reporting import markdown_to_html
+def markdown_body(md: str, title: str = "") -> str:
+    """Markdown (a model card) as an HTML fragment for a section: CommonMark with tables
+    (markdown-it-py), raw HTML in the text escaped, `code` as ``<code>``, lines wrapped in
+    the source joined into one paragraph, headings moved two levels down (``#`` -> ``h3``).
+    ``title`` is unused (kept for callers)."""
+    from markdown_it import MarkdownIt
 
-    page = markdown_to_html(md, title)
-    body = page.split("<body>", 1)[-1].rsplit("</body>", 1)[0]
-    return (
-        body.replace("<h1>", "<h3>")
-        .replace("</h1>", "</h3>")
-        .replace("<h2>", "<h4>")
-        .replace("</h2>", "</h4>")
-    )
+    renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
+    renderer.add_render_rule("softbreak", lambda *args, **kwargs: " ")
+    tokens = renderer.parse(md)
+    for t in tokens:
+        if t.type in ("heading_open", "heading_close"):
+            t.tag = f"h{min(6, int(t.tag[1:]) + 2)}"
+    return renderer.renderer.render(tokens, renderer.options, {})
 
 
 CSS = """

@@ -20,6 +20,9 @@ def promotion_table(keys: tuple[str, ...] | None = None) -> pd.DataFrame:
             rows.append({"model": key, **{k: r.get(k) for k in ("at", "by", "version")}})
             rows[-1].update(previous=r.get("previous"), reason=r.get("reason"))
     df = pd.DataFrame(rows, columns=["model", "at", "by", "version", "previous", "reason"])
+    # version numbers are integers; "previous" is missing for a first version, which would
+    # otherwise turn the column into floats (printed "1.0000")
+    df = df.astype({"version": "Int64", "previous": "Int64"})
     return df.sort_values(["at", "model"]).reset_index(drop=True)
 
 
@@ -34,28 +37,30 @@ def alias_table(keys: tuple[str, ...] | None = None) -> pd.DataFrame:
         {
             "model": list(keys),
             "registered_name": [registry.registered_name(k) for k in keys],
-            "champion": [champ[k] for k in keys],
-            "challenger": [chall[k] for k in keys],
+            "champion": pd.array([champ[k] for k in keys], dtype="Int64"),
+            "challenger": pd.array([chall[k] for k in keys], dtype="Int64"),
         }
     )
 
 
 def model_card_markdown(key: str, version: int) -> str | None:
-    """The model card logged with the training run of ``key`` version ``version`` (or None)."""
+    """The model card logged with the training run of ``key`` version ``version``, else the
+    version's description in the registry (:mod:`scoring.model_card`), else None."""
     import mlflow
     from mlflow import MlflowClient
 
     from scoring import registry
 
     mv = MlflowClient().get_model_version(registry.registered_name(key), str(version))
+    fallback = mv.description or None
     if not mv.run_id:
-        return None
+        return fallback
     try:
         path = mlflow.artifacts.download_artifacts(
             run_id=mv.run_id, artifact_path=f"{key}/{key}_model_card.md"
         )
     except Exception:  # noqa: BLE001 - a missing card is reported, not fatal
-        return None
+        return fallback
     return Path(path).read_text(encoding="utf-8")
 
 

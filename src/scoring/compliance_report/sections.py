@@ -18,6 +18,7 @@ from scoring.compliance_report.evaluation import (
     scored_keys,
 )
 from scoring.compliance_report.fairness import (
+    DISPARITY_LIMITS,
     MODEL_KEYS,
     REPORT_BOOTSTRAP,
 )
@@ -35,11 +36,18 @@ from scoring.compliance_report.html import (
     markdown_body,
     paragraph,
 )
+from scoring.compliance_report.kpi_tables import (
+    MIN_N,
+    audit_kpi_table,
+    dataset_kpi_table,
+    rate_text,
+)
 from scoring.compliance_report.registry_reads import (
     alias_table,
     model_card_markdown,
     promotion_table,
 )
+from scoring.compliance_report.scope import AuditScope
 from scoring.compliance_report.shap_analyses import reason_code_distribution
 
 SOURCE = "scoring.compliance_report"
@@ -57,6 +65,12 @@ class ReportInputs:
     tables: dict[str, pd.DataFrame] | None
     kpi_config: Any
     generated_at: str
+    #: the period and environment filter the audit trail went through (None: no filter)
+    scope: AuditScope | None = None
+    #: fewer observations than this: a rate is reported as too few
+    min_n: int = MIN_N
+    #: limits of the disparities (None: :data:`DISPARITY_LIMITS`)
+    disparity_limits: dict[str, tuple[str, float]] | None = None
 
 
 def section_models(inp: ReportInputs) -> Section:
@@ -69,7 +83,7 @@ def section_models(inp: ReportInputs) -> Section:
         ),
         html_table(aliases, f"{SOURCE}.alias_table", "Versions behind the aliases."),
     ]
-    for key in MODEL_KEYS:
+    for key in (*MODEL_KEYS, *(k for k in inp.bundle.versions if k not in MODEL_KEYS)):
         v = inp.bundle.versions.get(key)
         md = model_card_markdown(key, v) if v is not None else None
         if md:
@@ -129,6 +143,7 @@ def section_disparities(inp: ReportInputs, tables: dict) -> Section:
     """Disparities between groups in scores and error rates."""
     if inp.evaluation is None:
         return Section("disparities", "Disparities between groups", paragraph("No data set."))
+    limits = inp.disparity_limits if inp.disparity_limits is not None else DISPARITY_LIMITS
     parts = [
         paragraph(
             "For each grouping, the lowest and highest value over groups of at least 30 cases, "
@@ -136,11 +151,37 @@ def section_disparities(inp: ReportInputs, tables: dict) -> Section:
             "and ratio (min / max; 1 is parity), computed by fairlearn's MetricFrame. An "
             "interval that contains 0 is a gap the test period cannot tell from chance. FPR: "
             "share of negatives flagged; FNR: share of positives not flagged."
-        )
+        ),
+        paragraph(
+            "Each disparity is judged against a limit: "
+            + "; ".join(
+                f"{m}: {'ratio ≥' if kind == 'ratio' else 'difference ≤'} {v:.2f}"
+                for m, (kind, v) in limits.items()
+            )
+            + ". The ratio limit of 0.80 is the four-fifths rule; the limits are conventions "
+            "set with compliance (the report's disparity_limits), not legal thresholds. "
+            "Verdict: within or exceeds the limit (on the point estimate); not assessed "
+            "with fewer than two groups of 30 cases. Segments and département groups are "
+            "judged; the days-past-due buckets are shown but not judged (lateness is what "
+            "the risk is about, their scores are meant to differ)."
+        ),
     ]
     data = {}
     for key, (t, d) in tables.items():
         parts.append(f"<h3>{html.escape(key)}</h3>")
+        exceeds = d[d["verdict"] == "exceeds"] if "verdict" in d else d.iloc[:0]
+        assessed = int((d["verdict"] != "not assessed").sum()) if "verdict" in d else 0
+        parts.append(
+            paragraph(
+                f"{key}: {len(exceeds)} of {assessed} assessed disparities exceed their limit"
+                + (
+                    ": " + ", ".join(f"{r.metric} by {r.grouping}" for r in exceeds.itertuples())
+                    if len(exceeds)
+                    else ""
+                )
+                + "."
+            )
+        )
         parts.append(html_table(d, f"{SOURCE}.disparities", f"{key}: disparities."))
         err = t[["grouping", "group", "n", "flagged_rate", "fpr", "fnr"]]
         parts.append(html_table(err, f"{SOURCE}.group_metrics", f"{key}: error rates by group."))
@@ -240,10 +281,23 @@ def section_rules(inp: ReportInputs) -> Section:
     total = rev.iloc[-1]
     parts = [
         paragraph(
-            f"{len(inp.audit)} audited decisions; {int(total['flagged'])} flagged for human "
-            f"review ({100 * float(total['share']):.1f} %)."
+            f"{len(inp.audit)} audited decisions; flagged for human review: "
+            + rate_text(int(total["flagged"]), int(total["decisions"]), inp.min_n)
+            + "."
         ),
-        html_table(rem, f"{SOURCE}.rule_removals", "How often each rule removed actions."),
+        paragraph(
+            "Each removed action is attributed to the rules that removed it. The policy "
+            "records, per removed action, the first failing rule on each of its candidate "
+            "slots; a rule decided per debtor and action (consent, open dispute, contest "
+            "pause) fails on every slot and removed the action alone, the other rules "
+            "recorded on it are then 'shadowed' (the Sunday rule on the Sunday slots, say). "
+            "Otherwise a single recorded rule removed it alone; with several, the rule that "
+            "removed most slots is 'main', the others 'partial' (as only the first failing "
+            "rule of a slot is recorded, a 'partial' rule may have been redundant too). "
+            "decisions and share count the decisions where the rule removed an action alone "
+            "or as the main rule."
+        ),
+        html_table(rem, f"{SOURCE}.rule_removals", "Which rules removed actions."),
         html_table(rev, f"{SOURCE}.review_summary", "Decisions flagged for human review."),
     ]
     return Section(
@@ -259,13 +313,13 @@ def section_kpis(inp: ReportInputs) -> Section:
     parts, data = [], {}
     cfg = inp.kpi_config
     if inp.tables is not None:
-        summary = kpi_mod.kpi_summary(inp.tables, cfg)
+        summary = dataset_kpi_table(inp.tables, cfg, inp.min_n)
         monthly = kpi_mod.compute_kpis(inp.tables, cfg)
         parts.append(
             html_table(
                 summary.drop(columns=["value"]),
-                "scoring.kpis.kpi_summary",
-                "KPIs of the data set (complete months) and targets.",
+                f"{SOURCE}.dataset_kpi_table",
+                "KPIs of the data set (complete months) and targets; n: invoices falling due.",
             )
         )
         parts.append(
@@ -277,12 +331,21 @@ def section_kpis(inp: ReportInputs) -> Section:
         )
         data["summary"] = summary
     if not inp.audit.empty:
-        a = kpi_mod.summary_against_targets(kpi_mod.audit_kpis(inp.audit, by_month=False), cfg)
+        a = audit_kpi_table(inp.audit, cfg, inp.min_n)
+        parts.append(
+            paragraph(
+                f"The service's KPIs are measured on its decisions with a reported outcome "
+                f"({int(inp.audit['has_outcome'].astype(bool).sum())} of {len(inp.audit)} "
+                f"decisions). n is the number of decisions behind each value; below "
+                f"{inp.min_n} the value is not shown (too few) nor judged against its target."
+            )
+        )
         parts.append(
             html_table(
                 a.drop(columns=["value"]),
-                "scoring.kpis.audit_kpis",
-                "KPIs of the service's decisions with a reported outcome.",
+                f"{SOURCE}.audit_kpi_table",
+                "KPIs of the service's decisions with a reported outcome; n: decisions with an "
+                "outcome (with a payment, for days to pay and cost of recovery).",
             )
         )
         data["audit"] = a
