@@ -16,6 +16,7 @@ from scoring.contract import fingerprint, load_tables
 from scoring.model_card import version_descriptions
 from scoring.models.config import TrainingConfig, default_training_path, load_training_config
 from scoring.models.dataset import TrainingDataError, TrainingSet, build_training_set
+from scoring.models.drift import reference_profile
 from scoring.models.metrics import flat_metrics, metrics_by_group
 from scoring.models.risk import RiskModel
 from scoring.models.tuning import Periods, tune_and_fit
@@ -202,6 +203,12 @@ def stage_risk_models(
         )  # fmt: skip
         model = res.model
         model.info["data_fingerprint"] = fp
+        # the training period's profile: the reference of the service's drift monitor
+        M_train = model.matrix(ts.X.iloc[ts.period("train")])
+        model.info["reference"] = reference_profile(
+            M_train, model.feature_names, model.predict_proba(M_train), key
+        )
+        del M_train
         out.models[key] = model
         table, p = evaluate_risk_model(model, ts, "test")
         out.tables[key] = table

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         None, description="YAML of the drift and alert thresholds; default: the packaged one."
     )
 
+    kpi_data: Path | None = Field(
+        None,
+        description="Data set folder (the contract's tables) whose collection KPIs the "
+        "console's dashboard shows; default: the service's own decisions only.",
+    )
+
     def tracking_uri(self) -> str:
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri

@@ -152,6 +152,9 @@ class BodyGuard:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
+        if scope["path"].startswith("/console/"):  # session cookie + CSRF, checked there
+            await self._limited(scope, receive, send)
+            return
         headers = dict(scope.get("headers") or [])
         keys = self.services.keys
         if keys is not None:
@@ -171,6 +174,11 @@ class BodyGuard:
                     {"WWW-Authenticate": 'Bearer, ApiKey realm="scoring"'},
                 )
                 return
+        await self._limited(scope, receive, send)
+
+    async def _limited(self, scope, receive, send) -> None:
+        """The body size and read-time limits."""
+        headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         too_big = f"request body larger than {self.max_bytes} bytes (send fewer cases per request)"
         if declared is not None:
@@ -346,6 +354,11 @@ def create_app(
     app.state.services = services
     _install_handlers(app)
     app.include_router(router)
+    from scoring.api.console import ConsoleHeaders, static
+    from scoring.api.console import router as console_router
+
+    app.include_router(console_router)
+    app.mount("/console/static", static, name="console-static")
     app.add_middleware(
         BodyGuard,
         services=services,
@@ -353,6 +366,7 @@ def create_app(
         read_timeout=settings.body_timeout_seconds,
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(ConsoleHeaders)
     return app
 
 

@@ -69,7 +69,7 @@ def case_summary(inp: dict[str, Any]) -> CaseSummary:
         segment=debtor.get("segment"),
         department=debtor.get("department"),
         open_invoices=len(invs),
-        amount_due=round(sum(float(i.get("amount_due") or 0) for i in invs), 2),
+        amount_due=round(sum(float(i.get("amount") or 0) for i in invs), 2),
         max_days_past_due=max(late) if late else None,
     )
 
@@ -172,6 +172,37 @@ def check_replacement(
         )
 
 
+def apply_verdict(
+    services: Services, did: str, verdict: ReviewVerdict, actor: str
+) -> dict[str, Any]:
+    """Check and record a verdict (the API's and the console's path): the replacement
+    against the rules, the status in the same transaction; metrics and webhook after."""
+    replacement = None
+    if verdict.verdict == "replace":
+        if verdict.action is None:
+            raise ApiError(422, "body.action", "replace needs the action put in place", "missing")
+        record = services.store.get_decision(did)
+        if record is None:
+            raise ApiError(404, "path.decision_id", "no decision with this id", "not_found")
+        check_replacement(services, record, verdict.action, verdict.scheduled_at)
+        replacement = Replacement(verdict.action, verdict.scheduled_at)
+    elif verdict.action is not None or verdict.scheduled_at is not None:
+        raise ApiError(422, "body.action", "only a replacement names an action", "value_error")
+    try:
+        ev = services.reviews.review(
+            did, verdict.verdict, actor, verdict.reason, verdict.comment, replacement
+        )
+    except ReviewError as exc:
+        raise _api_error(exc) from exc
+    services.metrics.count_review(verdict.verdict)
+    services.notify(
+        "contest.resolved" if ev["status_before"] == "contested" else "review.resolved",
+        {"decision_id": did, "review_status": ev["status_after"],
+         **event_out(ev).model_dump(mode="json")},
+    )  # fmt: skip
+    return ev
+
+
 @router.post(
     "/reviews/{decision_id}",
     response_model=ReviewResult,
@@ -191,30 +222,8 @@ def post_review(
     ``replace`` names another action (and its time) that the compliance rules allow for this
     case. Only a decision that is ``pending_review`` or ``contested`` can be reviewed, once.
     The webhook (when configured) is notified."""
-    did = str(decision_id)
-    replacement = None
-    if verdict.verdict == "replace":
-        if verdict.action is None:
-            raise ApiError(422, "body.action", "replace needs the action put in place", "missing")
-        record = services.store.get_decision(did)
-        if record is None:
-            raise ApiError(404, "path.decision_id", "no decision with this id", "not_found")
-        check_replacement(services, record, verdict.action, verdict.scheduled_at)
-        replacement = Replacement(verdict.action, verdict.scheduled_at)
-    elif verdict.action is not None or verdict.scheduled_at is not None:
-        raise ApiError(422, "body.action", "only a replacement names an action", "value_error")
-    try:
-        ev = services.reviews.review(
-            did, verdict.verdict, key.name, verdict.reason, verdict.comment, replacement
-        )
-    except ReviewError as exc:
-        raise _api_error(exc) from exc
-    services.metrics.count_review(verdict.verdict)
+    ev = apply_verdict(services, str(decision_id), verdict, key.name)
     event = event_out(ev)
-    services.notify(
-        "contest.resolved" if ev["status_before"] == "contested" else "review.resolved",
-        {"decision_id": did, "review_status": ev["status_after"], **event.model_dump(mode="json")},
-    )
     return ReviewResult(decision_id=decision_id, review_status=ev["status_after"], event=event)
 
 
