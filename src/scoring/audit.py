@@ -456,7 +456,7 @@ class AuditStore:
                 w.flush(timeout)
 
     def queue_drift(self, rows: list[dict[str, Any]]) -> None:
-        """Queue drift samples (see :mod:`scoring.api.monitor`) for a background writer."""
+        """Queue drift samples (see :mod:`scoring.monitoring`) for a background writer."""
         if not rows:
             return
         if self._drift_writer is None:

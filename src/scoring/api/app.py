@@ -306,7 +306,7 @@ def create_app(
 
         services.keys = load_keys(settings)
         services.audit = AuditStore.from_settings(settings)
-        from scoring.api.monitor import Monitor, load_monitoring_config
+        from scoring.monitoring import Monitor, load_monitoring_config
 
         services.monitor = Monitor(
             services.audit, load_monitoring_config(settings.monitoring_config), metrics

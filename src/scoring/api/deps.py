@@ -58,7 +58,7 @@ class Services:
     audit: AuditStore | None = None
     batcher: MicroBatcher = field(default_factory=MicroBatcher)
     webhook: Any = None  # scoring.api.webhook.Webhook when configured
-    monitor: Any = None  # scoring.api.monitor.Monitor, opened with the audit store
+    monitor: Any = None  # scoring.monitoring.Monitor, opened with the audit store
 
     @property
     def reviews(self) -> ReviewBook:

@@ -74,9 +74,9 @@ class Monitor:
         self._pushed: set[str] = set()
 
     def alerts(self, force: bool = False, notify=None) -> list[dict[str, Any]]:
-        """The alerts in force (:mod:`scoring.api.alerts`), cached like the drift figures;
+        """The alerts in force (:mod:`scoring.alerts`), cached like the drift figures;
         exported as ``scoring_alerts{kind}``; each new one is passed to ``notify`` once."""
-        from scoring.api.alerts import KINDS, compute_alerts
+        from scoring.alerts import KINDS, compute_alerts
 
         with self._lock:
             c = self._alerts_cache
