@@ -752,3 +752,29 @@ def test_verdicts_match_a_per_row_reference(case_list: list[Case], seed: int, ag
             "legal_escalation",
         )
         assert row.requires_review == review
+
+
+def test_removal_reasons_name_the_rule_that_fails_everywhere():
+    """Without consent, SMS is removed by R3 alone, though its Sunday slots also break R1;
+    a paused debtor (R9) loses every contact action to R9 alone."""
+    from scoring.policy.rules import candidate_arrays, evaluate_arrays, removal_reasons_arrays
+
+    cs = CaseSet.from_cases([make_case(consent=False), make_case()])
+    case, act, t = candidate_arrays(cs, CONFIG)
+    mask, _ = evaluate_arrays(cs, case, act, t, CONFIG)
+    reasons = removal_reasons_arrays(case, act, mask, len(cs))
+    assert reasons[0]["sms_reminder"] == ["R3_consent"]
+    assert reasons[0]["phone_call"] == ["R3_consent"]
+    assert "sms_reminder" not in reasons[1]
+    # legal escalation without a formal notice: R6 on every slot
+    assert reasons[1]["legal_escalation"] == ["R6_legal_prerequisites"]
+
+    cs.paused = np.array([False, True])
+    mask, _ = evaluate_arrays(cs, case, act, t, CONFIG)
+    reasons = removal_reasons_arrays(case, act, mask, len(cs))
+    assert set(reasons[1]) == set(CONTACT_ACTIONS)
+    assert all("R9_contest_pause" in r for r in reasons[1].values())
+    assert "R9_contest_pause" not in str(reasons[0])
+    paused_off = CONFIG.with_overrides({"compliance": {"contest_pause": {"enabled": False}}})
+    mask, _ = evaluate_arrays(cs, case, act, t, paused_off)
+    assert "R9_contest_pause" not in str(removal_reasons_arrays(case, act, mask, len(cs)))

@@ -619,16 +619,30 @@ def _removed_rules(
 def removal_reasons_arrays(
     case: np.ndarray, act: np.ndarray, mask: np.ndarray, n_cases: int
 ) -> list[dict[str, list[str]]]:
-    """:func:`removal_reasons` from arrays (``mask`` as returned by :func:`evaluate_arrays`)."""
-    removed, ranked = _removed_rules(
-        np.asarray(case, dtype=np.int64),
-        np.asarray(act, dtype=np.int64),
-        _FIRST_RULE[mask].astype(np.int64),
-        n_cases,
-    )
+    """:func:`removal_reasons` from arrays (``mask`` as returned by :func:`evaluate_arrays`).
+
+    The rules that fail on *every* candidate slot of a removed action are the ones that
+    removed it (consent, an open dispute, the legal prerequisites...): they are given alone,
+    in :data:`RULE_IDS` order. Only when no single rule fails everywhere (a Sunday slot here,
+    an out-of-hours one there) are the first failing rules of the slots given, most slots
+    first: so the Sunday rule is not blamed for an action that consent forbids anyway."""
+    case = np.asarray(case, dtype=np.int64)
+    act = np.asarray(act, dtype=np.int64)
+    mask = np.asarray(mask)
+    removed, ranked = _removed_rules(case, act, _FIRST_RULE[mask].astype(np.int64), n_cases)
+    everywhere = np.zeros(len(removed), dtype=np.int64)
+    if len(removed):
+        key = case * N_ACTIONS + act
+        order = np.argsort(key, kind="stable")
+        keys, starts = np.unique(key[order], return_index=True)
+        all_fail = np.bitwise_and.reduceat(mask[order].astype(np.int64), starts)
+        everywhere = all_fail[np.searchsorted(keys, removed)]
     out: list[dict[str, list[str]]] = [{} for _ in range(n_cases)]
-    for key, rules in zip(removed.tolist(), ranked.tolist(), strict=True):
-        out[key // N_ACTIONS][ACTIONS[key % N_ACTIONS]] = [RULE_IDS[i] for i in rules if i >= 0]
+    for key, rules, both in zip(
+        removed.tolist(), ranked.tolist(), everywhere.tolist(), strict=True
+    ):
+        names = mask_to_ids(int(both)) if both else [RULE_IDS[i] for i in rules if i >= 0]
+        out[key // N_ACTIONS][ACTIONS[key % N_ACTIONS]] = names
     return out
 
 
