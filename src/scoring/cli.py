@@ -417,6 +417,28 @@ def kpis(
     typer.echo("wrote " + ", ".join(str(p) for p in res["paths"]))
 
 
+def _utc(value: str):
+    """An ISO 8601 date or time as an aware UTC datetime (without a zone: UTC)."""
+    import datetime as dt
+
+    t = dt.datetime.fromisoformat(value.strip())
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+
+
+def _report_time(value: str | None) -> str | None:
+    """Check a --since/--until value (read by :func:`_utc` when the report is built)."""
+    if value is None:
+        return None
+    try:
+        _utc(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date or time: use ISO 8601, e.g. 2026-03-01, "
+            "2026-03-01T08:00 (UTC) or 2026-03-01T08:00+01:00"
+        ) from None
+    return value.strip()
+
+
 @app.command()
 def report(
     model: Annotated[
@@ -447,13 +469,94 @@ def report(
             "observed rate of the evaluation period, per model.",
         ),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="DATETIME",
+            callback=_report_time,
+            help="Audited decisions taken at or after this time (ISO 8601: 2026-03-01, "
+            "2026-03-01T08:00, 2026-03-01T08:00+01:00); without a zone, UTC. Default: from "
+            "the start of the audit trail.",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            metavar="DATETIME",
+            callback=_report_time,
+            help="Audited decisions taken before this time (excluded; same format as "
+            "--since). Default: up to now.",
+        ),
+    ] = None,
+    include_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include-key",
+            metavar="PATTERN",
+            help="Keep only the decisions asked for by an API key whose name matches this "
+            "pattern (* and ?, case-insensitive); repeat for several. Default: every key.",
+        ),
+    ] = None,
+    exclude_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude-key",
+            metavar="PATTERN",
+            help="Leave out the decisions of API keys whose name matches this pattern; "
+            "repeat for several. Default: *test* (test traffic).",
+        ),
+    ] = None,
+    keep_all_keys: Annotated[
+        bool,
+        typer.Option(
+            "--keep-all-keys",
+            help="Leave out no API key (not even *test*); not with --exclude-key.",
+        ),
+    ] = False,
+    min_n: Annotated[
+        int,
+        typer.Option(
+            "--min-n",
+            min=1,
+            help="Below this many observations a KPI or rate is reported as too few.",
+        ),
+    ] = 30,
 ) -> None:
-    """Write the self-contained compliance report (HTML, opens offline)."""
-    from scoring.compliance_report import ReportError, build_report
+    """Write the self-contained compliance report (HTML, opens offline).
+
+    Audited decisions: by period (--since, --until), by API key name (--include-key, ...)."""
+    from scoring.compliance_report import DEFAULT_EXCLUDED_KEYS, ReportError, build_report
     from scoring.registry import RegistryError
 
+    if since is not None and until is not None and _utc(since) >= _utc(until):
+        raise typer.BadParameter(
+            f"the period is empty: {since} is not before --until {until}",
+            param_hint="'--since'",
+        )
+    for opt, patterns in (("--include-key", include_key), ("--exclude-key", exclude_key)):
+        if any(not p.strip() for p in patterns or []):
+            raise typer.BadParameter("a key-name pattern cannot be empty", param_hint=f"'{opt}'")
+    if keep_all_keys and exclude_key:
+        raise typer.BadParameter(
+            "--keep-all-keys leaves out no key: drop --exclude-key or --keep-all-keys",
+            param_hint="'--exclude-key'",
+        )
+    excluded = () if keep_all_keys else tuple(exclude_key or DEFAULT_EXCLUDED_KEYS)
     try:
-        path = build_report(model, out, data_dir=data, threshold=threshold, progress=progress)
+        path = build_report(
+            model,
+            out,
+            data_dir=data,
+            threshold=threshold,
+            progress=progress,
+            since=_utc(since) if since is not None else None,
+            until=_utc(until) if until is not None else None,
+            include_keys=list(include_key) if include_key else None,
+            exclude_keys=excluded,
+            min_n=min_n,
+        )
     except (ReportError, ValueError, FileNotFoundError, RegistryError) as exc:
         _fail(str(exc))
     typer.echo(f"wrote {path}")

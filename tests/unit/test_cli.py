@@ -78,3 +78,57 @@ def test_models_lists_champion_and_challenger(trained):
 def test_missing_alias_is_a_clear_error(trained, tmp_path):
     res = _run("report", "--alias", "nosuchalias", "--out", str(tmp_path / "r.html"))
     assert res.exit_code == 1 and "no version of" in res.output and "nosuchalias" in res.output
+
+
+def test_report_period_and_key_options(tmp_path, monkeypatch):
+    import datetime as dt
+
+    from scoring import compliance_report
+
+    calls: list[dict] = []
+
+    def fake_build_report(alias, out, **kw):
+        calls.append({"alias": alias, "out": out, **kw})
+        if kw["include_keys"] == ["boom"]:
+            raise compliance_report.ReportError("the audited decisions carry no API key name")
+        return out
+
+    monkeypatch.setattr(compliance_report, "build_report", fake_build_report)
+    out = str(tmp_path / "r.html")
+    res = _run("report", "--alias", "challenger", "--out", out, "--no-progress")
+    assert res.exit_code == 0, res.output
+    kw = calls.pop()
+    assert (kw["since"], kw["until"], kw["include_keys"]) == (None, None, None)
+    assert kw["exclude_keys"] == ("*test*",) and kw["min_n"] == 30 and kw["alias"] == "challenger"
+    res = _run(
+        "report", "--out", out, "--since", "2026-03-01", "--until", "2026-03-31T12:00+02:00",
+        "--include-key", "crm-*", "--include-key", "collection-?", "--exclude-key", "*qa*",
+        "--min-n", "5",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    kw = calls.pop()
+    assert kw["since"] == dt.datetime(2026, 3, 1, tzinfo=dt.UTC)  # no zone: UTC
+    assert kw["until"] == dt.datetime(2026, 3, 31, 10, tzinfo=dt.UTC)
+    assert kw["include_keys"] == ["crm-*", "collection-?"] and kw["exclude_keys"] == ("*qa*",)
+    assert kw["min_n"] == 5
+    res = _run("report", "--out", out, "--keep-all-keys")
+    assert res.exit_code == 0 and calls.pop()["exclude_keys"] == ()
+
+    bad = [
+        (["--since", "last monday"], "'--since'", "not a date or time"),
+        (["--until", "2026-02-30"], "'--until'", "not a date or time"),
+        (["--since", "2026-03-02", "--until", "2026-03-02"], "'--since'", "the period is empty"),
+        (["--min-n", "0"], "'--min-n'", "greater than or equal to 1"),
+        (["--min-n", "many"], "'--min-n'", "valid integer"),
+        (["--include-key", " "], "'--include-key'", "cannot be empty"),
+        (["--keep-all-keys", "--exclude-key", "*qa*"], "'--exclude-key'", "--keep-all-keys"),
+    ]
+    for args, option, problem in bad:
+        res = _run("report", "--out", out, *args)
+        text = " ".join(res.output.replace("│", " ").split())
+        assert res.exit_code == 2, (args, res.output)
+        assert f"Invalid value for {option}" in text and problem in text, (args, text)
+    assert not calls  # nothing was built
+    # an error of the report itself: exit 1 with its message
+    res = _run("report", "--out", out, "--include-key", "boom")
+    assert res.exit_code == 1 and "error: the audited decisions carry no API key name" in res.output

@@ -260,7 +260,7 @@ def test_disparities_have_a_limit_and_a_verdict():
         cr.disparity_verdict(0.1, 0.9, ("max", 0.1))
 
 
-def _api_decisions(trained, tmp_path) -> pd.DataFrame:
+def _api_decisions(trained, tmp_path):
     """Decisions and outcomes written through the real HTTP path into a private audit trail."""
     from fastapi.testclient import TestClient
     from support import SAMPLE_DIR
@@ -288,7 +288,7 @@ def _api_decisions(trained, tmp_path) -> pd.DataFrame:
     engine = kpis.audit_engine(settings)
     frame = cr.with_key_names(kpis.read_audit_decisions(engine), engine)
     engine.dispose()
-    return frame
+    return frame, settings
 
 
 @pytest.fixture(scope="module")
@@ -296,13 +296,18 @@ def report(trained, tmp_path_factory):
     from support import SAMPLE_DIR
 
     tmp = tmp_path_factory.mktemp("report")
-    audit = _api_decisions(trained, tmp)
+    audit, settings = _api_decisions(trained, tmp)
     from scoring.contract import load_tables
 
     tables = load_tables(SAMPLE_DIR)
-    inp = cr.gather_inputs(
-        "champion", SAMPLE_DIR, training_set=trained.ts, tables=tables, audit=audit
-    )
+    engine = kpis.audit_engine(settings)
+    try:
+        inp = cr.gather_inputs(
+            "champion", SAMPLE_DIR, training_set=trained.ts, tables=tables, audit=audit,
+            audit_engine=engine,
+        )  # fmt: skip
+    finally:
+        engine.dispose()
     path = cr.build_report("champion", tmp / "report.html", inputs=inp)
     return path.read_text(encoding="utf-8"), inp, audit
 
@@ -337,9 +342,10 @@ def _text(page: str) -> str:
 
 def test_report_has_every_section_and_is_self_contained(report):
     page, _, _ = report
-    for sid in ("models", "metrics", "disparities", "reasons", "actions", "rules", "kpis"):
+    for sid in ("models", "metrics", "disparities", "reasons", "actions", "rules", "review"):
         assert f"<section id='{sid}'>" in page
-    assert "<section id='promotions'>" in page
+    for sid in ("drift", "kpis", "promotions"):
+        assert f"<section id='{sid}'>" in page
     assert not re.search(r"(src|href)=['\"]https?://", page)  # opens offline
     assert page.count("data:image/png;base64,") >= 6
     for fn in (
@@ -388,6 +394,16 @@ def test_report_numbers_match_the_functions(report):
     # 10 decisions with an outcome: too few for a rate
     assert "all unpaid_rate unpaid rate 10 too few (n = 10 < 30)" in text
     assert "first version ever trained" in text
+    # the review loop and the drift monitor, on the same audit trail
+    assert inp.review is not None and inp.review["decisions"] == 40
+    assert inp.review["flagged"] == flagged and inp.review["statuses"]["pending_review"] == flagged
+    assert f"still waiting for a reviewer: {cr.rate_text(flagged, flagged, inp.min_n)}" in text
+    assert "0 contests by debtors" in text
+    for key in inp.bundle.risk_models:  # every served case went into the drift samples
+        w = inp.drift["models"][key]["windows"]
+        assert {d: v["n"] for d, v in w.items()} == {7: 40, 30: 40}
+        assert {v["verdict"] for v in w.values()} == {"too_few"}  # < 200 cases
+    assert "7 40" in text and "too_few" in text and "The windows end now" in text
     assert "assessed disparities exceed their limit" in text
     verdicts = disp["verdict"].tolist()
     assert set(verdicts) <= {"within", "exceeds", "not assessed"} and "within" in verdicts
@@ -415,3 +431,231 @@ def test_report_cli_fails_clearly_without_models(tmp_path, monkeypatch):
         registry.setup_mlflow()  # back to the session store
     assert r.exit_code == 1 and "no models under the alias 'nope'" in r.output
     assert not (tmp_path / "r.html").exists()
+
+
+# -- human review and drift, on a small audit trail written through the real APIs ------------
+
+
+def _store(tmp_path):
+    from scoring.audit import AuditStore
+
+    return AuditStore(f"sqlite:///{tmp_path / 'audit.db'}", b"r" * 32)
+
+
+def _decision_row(decided_at, review: bool, key: str = "collection-software") -> dict:
+    import uuid
+
+    return {
+        "decision_id": str(uuid.uuid4()),
+        "decided_at": decided_at,
+        "as_of": decided_at,
+        "debtor_hash": uuid.uuid4().hex * 2,
+        "action": "formal_notice" if review else "email_reminder",
+        "scheduled_at": None,
+        "propensity": 0.5,
+        "expected_value": 1.0,
+        "requires_review": review,
+        "model_versions": {"default_risk": "1"},
+        "input": {"debtor": {"segment": "B2C", "department": "75"}, "open_invoices": []},
+        "output": {"removed": []},
+        "request_id": "r",
+        "api_key": key,
+    }
+
+
+def _inputs(**kw) -> cr.ReportInputs:
+    from types import SimpleNamespace
+
+    base = dict(
+        alias="champion",
+        bundle=SimpleNamespace(risk_models={}, versions={}),
+        evaluation=None,
+        thresholds={},
+        audit=pd.DataFrame(),
+        tables=None,
+        kpi_config=kpis.load_kpi_config(),
+        generated_at="2026-03-02T09:00:00+00:00",
+    )
+    return cr.ReportInputs(**(base | kw))
+
+
+def test_review_section_counts_the_review_loop_of_the_period(tmp_path):
+    import datetime as dt
+
+    from scoring.monitoring import load_monitoring_config
+    from scoring.review import REJECT_REASONS, Replacement, ReviewBook
+
+    store = _store(tmp_path)
+    now = dt.datetime.now(dt.UTC)
+    recent = now - dt.timedelta(hours=3)
+    f1, f2, f3, f4 = (_decision_row(recent, True) for _ in range(4))
+    n1, n2, n3 = (_decision_row(recent, False) for _ in range(3))
+    old = _decision_row(now - dt.timedelta(days=40), True)  # before the period
+    store.record_decisions([f1, f2, f3, f4, n1, n2, n3, old])
+    book = ReviewBook(store)
+    ids = {k: d["decision_id"] for k, d in dict(f1=f1, f2=f2, f3=f3, n1=n1, n2=n2, old=old).items()}
+    book.review(ids["f1"], "approve", "ana")
+    book.review(ids["f2"], "reject", "ana", reason="vulnerable_debtor")
+    book.review(ids["f3"], "replace", "ana", replacement=Replacement("letter", None))
+    book.contest(ids["n1"], "crm", "I paid last week")
+    book.review(ids["n1"], "reject", "ana", reason="contest_upheld")
+    book.contest(ids["n2"], "crm", "not my debt")  # still open
+    book.review(ids["old"], "reject", "ana", reason="data_incorrect")
+
+    since = now - dt.timedelta(days=1)
+    summary = cr.review_figures(store.engine, since)
+    assert summary == ReviewBook(store).summary(since=since)
+    assert summary["decisions"] == 7 and summary["flagged"] == 4
+    scope = cr.AuditScope(since=pd.Timestamp(since), excluded_keys={"load-test": 2})
+    cfg = load_monitoring_config()
+    sec = cr.section_review(_inputs(review=summary, scope=scope, min_n=2, monitoring_config=cfg))
+    assert sec.id == "review" and sec.title == "Human review and contests"
+    text = _text(sec.body)
+    assert "7 decisions taken in the period" in text
+    assert "flagged for human review by the rules: 4 of 7 (57.1 %)" in text
+    # f1-f4 flagged, n1 and n2 contested: 6 entered review; f4 and n2 wait
+    assert "6 decisions entered review" in text
+    assert "still waiting for a reviewer: 2 of 6 (33.3 %)" in text
+    st = sec.data["statuses"].set_index("status")
+    assert st["decisions"].to_dict() == {
+        "approved": 1, "rejected": 2, "replaced": 1, "pending_review": 1, "contested": 1,
+    }  # fmt: skip
+    assert st.loc["rejected", "rate"] == "2 of 6 (33.3 %)"
+    assert "approved approved by a reviewer (may be executed) 1 1 of 6 (16.7 %)" in text
+    reasons = sec.data["reject_reasons"].set_index("code")
+    assert reasons["rejections"].to_dict() == {"contest_upheld": 1, "vulnerable_debtor": 1}
+    for code in ("vulnerable_debtor", "contest_upheld"):
+        assert REJECT_REASONS[code] in text
+    assert REJECT_REASONS["data_incorrect"] not in text  # decided before the period
+    v = sec.data["verdicts"].set_index("verdict")["count"].to_dict()
+    assert v == {"approve": 1, "reject": 2, "replace": 1}
+    assert "2 contests by debtors" in text
+    c = sec.data["contests"].set_index("ending")
+    assert c.loc["decision_withdrawn", "rate"] == "1 of 2 (50.0 %)"
+    assert c.loc["open", "contests"] == 1 and c.loc["decision_upheld", "contests"] == 0
+    med, p90 = summary["wait_hours_median"], summary["wait_hours_p90"]
+    assert 2.9 < med < 3.1  # decided 3 hours before the verdicts (n1: from its contest)
+    assert f"median {med:.1f} h, 90th percentile {p90:.1f} h (n = 4 verdicts)" in text
+    assert f"longer than {cfg.alerts.review_wait_hours:g} h" in text
+    assert "include 2 decisions of keys left out elsewhere: load-test (2)" in text
+    assert "data-source='scoring.review.ReviewBook.summary'" in sec.body
+
+    # the report's min_n: below it, no rate and no wait figure
+    text = _text(cr.section_review(_inputs(review=summary, scope=scope)).body)
+    assert "4 of 7 (too few for a rate: n = 7 < 30)" in text
+    assert "too few (n = 4 < 30)" in text and "%" not in text
+    # the period's end is excluded
+    assert cr.review_figures(store.engine, until=recent)["decisions"] == 1
+    store.close()
+
+
+def _drift_profile(rng, n=4000):
+    from scoring.models.drift import reference_profile
+
+    M = rng.normal(size=(n, 7))
+    p = rng.beta(2, 8, size=n)
+    names = [f"f{j}" for j in range(7)]
+    return M, p, reference_profile(M, names, p, "default_risk")
+
+
+def test_drift_section_per_model_and_window(tmp_path):
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from scoring.models.drift import case_bins, psi_table
+    from scoring.monitoring import load_monitoring_config
+
+    rng = np.random.default_rng(0)
+    _, _, prof = _drift_profile(rng)
+    M, p, _ = _drift_profile(np.random.default_rng(1), n=400)
+    M[:300, 0] += 1.5  # the last week's cases moved on f0 (and a little on f1)
+    M[:300, 1] += 0.3
+    bins = case_bins(prof, M, p)
+    now = dt.datetime.now(dt.UTC)
+    row = {"model": "default_risk", "profile_id": prof["id"]}
+    store = _store(tmp_path)
+    store.queue_drift(
+        [
+            {**row, "recorded_at": now - dt.timedelta(days=1), "n": 300, "bins": bins[:300].tolist()},
+            {**row, "recorded_at": now - dt.timedelta(days=20), "n": 100, "bins": bins[300:].tolist()},
+            {**row, "recorded_at": now - dt.timedelta(days=45), "n": 100, "bins": bins[300:].tolist()},
+            {**row, "profile_id": "another-profile", "recorded_at": now, "n": 100,
+             "bins": bins[300:].tolist()},
+        ]
+    )  # fmt: skip
+    store.flush()
+    models = {
+        "default_risk": SimpleNamespace(info={"reference": prof}),
+        "dispute_risk": SimpleNamespace(info={}),  # trained before the reference profiles
+    }
+    bundle = SimpleNamespace(risk_models=models, versions={"default_risk": 3, "dispute_risk": 2})
+    cfg = load_monitoring_config()
+    drift = cr.drift_figures(store.engine, bundle, cfg)
+    w = drift["models"]["default_risk"]["windows"]
+    assert (w[7]["n"], w[30]["n"]) == (300, 400)  # the 45-day-old sample and the other profile out
+    assert w[7]["verdict"] == "alert"
+    assert w[7]["max_psi"] == pytest.approx(psi_table(prof, bins[:300])[0]["psi"])
+
+    sec = cr.section_drift(_inputs(bundle=bundle, drift=drift, monitoring_config=cfg))
+    assert sec.id == "drift" and sec.title == "Drift since training"
+    text = _text(sec.body)
+    assert "The windows end now" in text and "they do not follow the report's period" in text
+    th = cfg.drift
+    assert f"PSI below {th.warn_psi:g} stable" in text and f"from {th.alert_psi:g} alert" in text
+    assert f"fewer than {th.min_cases} cases" in text and f"(version {cfg.version})" in text
+    assert "dispute_risk v2: trained without a reference profile: retrain to monitor drift" in text
+    assert "default_risk v3: reference profile of 4000 training cases" in text
+    win = sec.data["default_risk_windows"].set_index("window (days)")
+    assert win.loc[7, "cases"] == 300 and win.loc[7, "verdict"] == "alert"
+    assert win.loc[30, "cases"] == 400
+    assert f"7 300 {w[7]['max_psi']:.4f}" in text
+    feats = sec.data["default_risk_features"]
+    week = feats[feats["window (days)"] == 7]
+    assert list(week["rank"]) == [1, 2, 3, 4, 5]  # the 5 most drifted of 7 features
+    assert list(week["feature"][:2]) == ["f0", "f1"]
+    assert not feats["feature"].str.startswith("score:").any()  # the score has its column
+    assert week["PSI"].is_monotonic_decreasing
+    assert "data-source='scoring.monitoring.Monitor.drift'" in sec.body
+    store.close()
+
+
+def test_review_and_drift_sections_render_without_decisions(tmp_path):
+    from types import SimpleNamespace
+
+    from scoring.monitoring import load_monitoring_config
+
+    _, _, prof = _drift_profile(np.random.default_rng(0), n=500)
+    bundle = SimpleNamespace(
+        risk_models={"default_risk": SimpleNamespace(info={"reference": prof})},
+        versions={"default_risk": 1},
+    )
+    cfg = load_monitoring_config()
+    # no audit trail at all
+    assert cr.review_figures(None) is None
+    drift = cr.drift_figures(None, bundle, cfg)
+    sections = [
+        cr.section_review(_inputs()),
+        cr.section_drift(_inputs(bundle=bundle, drift=drift, monitoring_config=cfg)),
+    ]
+    assert "No review figures: no audit trail yet" in _text(sections[0].body)
+    text = _text(sections[1].body)
+    assert "7 0 – – too_few" in text and "no case scored in the last 30 days" in text
+    # an audit trail without a decision
+    store = _store(tmp_path)
+    summary = cr.review_figures(store.engine, "2026-01-01", "2026-02-01")
+    assert summary is not None and summary["decisions"] == 0
+    drift = cr.drift_figures(store.engine, bundle, cfg)
+    scope = cr.AuditScope(since=pd.Timestamp("2026-01-01", tz="UTC"))
+    sections = [
+        cr.section_review(_inputs(review=summary, scope=scope)),
+        cr.section_drift(_inputs(bundle=bundle, drift=drift, monitoring_config=cfg)),
+        cr.section_drift(_inputs(drift=cr.drift_figures(store.engine, None, cfg))),
+    ]
+    assert "No decision in the audit trail in the period (2026-01-01T00:00:00+00:00 to now" in (
+        _text(sections[0].body)
+    )
+    assert "too_few" in _text(sections[1].body)
+    assert "No risk model under this alias" in _text(sections[2].body)
+    page = cr.render_html(sections, "t", {})
+    assert "<section id='review'>" in page and "<section id='drift'>" in page
+    store.close()

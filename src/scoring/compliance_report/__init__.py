@@ -11,8 +11,11 @@ between groups (fairlearn's MetricFrame: per-group metrics with bootstrap interv
 max-min differences with their intervals and min/max ratios, each judged within or beyond a
 limit, :data:`DISPARITY_LIMITS`); the distribution of reason codes; the action mix; which
 compliance rules removed actions (each removal attributed by :func:`removal_attribution`) and
-how many decisions were flagged for human review (audit trail); the KPIs with the sample size
-behind each value; the promotion history of the aliases.
+how many decisions were flagged for human review (audit trail); the human review loop
+(approved, rejected by reason, replaced, still waiting, time to a verdict, the debtors'
+contests and how they ended: :meth:`scoring.review.ReviewBook.summary`); the drift of each risk
+model since training (PSI per window ending now: :meth:`scoring.monitoring.Monitor.drift`);
+the KPIs with the sample size behind each value; the promotion history of the aliases.
 
 The audited decisions can be limited to a period and to the API keys of one environment
 (:func:`filter_decisions`; by default, keys whose name contains "test" are left out)."""
@@ -73,6 +76,15 @@ from scoring.compliance_report.kpi_tables import (
     rate_text,
     with_sample_size,
 )
+from scoring.compliance_report.oversight import (
+    TOP_FEATURES,
+    AuditReader,
+    drift_figures,
+    drift_tables,
+    review_figures,
+    review_tables,
+    wait_text,
+)
 from scoring.compliance_report.registry_reads import (
     alias_table,
     model_card_markdown,
@@ -91,11 +103,13 @@ from scoring.compliance_report.sections import (
     ReportInputs,
     section_actions,
     section_disparities,
+    section_drift,
     section_kpis,
     section_metrics,
     section_models,
     section_promotions,
     section_reasons,
+    section_review,
     section_rules,
 )
 from scoring.compliance_report.shap_analyses import (
@@ -106,6 +120,7 @@ from scoring.compliance_report.shap_analyses import (
 
 __all__ = [
     "ALSACE_MOSELLE",
+    "AuditReader",
     "AuditScope",
     "CI_METRICS",
     "CI_QUANTILES",
@@ -126,6 +141,7 @@ __all__ = [
     "SLOT_INDEPENDENT_RULES",
     "SOURCE",
     "Section",
+    "TOP_FEATURES",
     "alias_table",
     "audit_action_mix",
     "audit_kpi_table",
@@ -137,6 +153,8 @@ __all__ = [
     "department_group",
     "disparities",
     "disparity_verdict",
+    "drift_figures",
+    "drift_tables",
     "evaluate_alias",
     "filter_decisions",
     "gather_inputs",
@@ -161,18 +179,23 @@ __all__ = [
     "reason_code_distribution",
     "removal_attribution",
     "render_html",
+    "review_figures",
     "review_summary",
+    "review_tables",
     "rule_removals",
     "scored_keys",
     "section_actions",
     "section_disparities",
+    "section_drift",
     "section_kpis",
     "section_metrics",
     "section_models",
     "section_promotions",
     "section_reasons",
+    "section_review",
     "section_rules",
     "training_data_dir",
+    "wait_text",
     "with_key_names",
     "with_sample_size",
 ]

@@ -19,22 +19,26 @@ from scoring.compliance_report.evaluation import (
 from scoring.compliance_report.fairness import DISPARITY_LIMITS, disparity_verdict
 from scoring.compliance_report.html import Section, render_html
 from scoring.compliance_report.kpi_tables import MIN_N
+from scoring.compliance_report.oversight import drift_figures, review_figures
 from scoring.compliance_report.registry_reads import training_data_dir
 from scoring.compliance_report.scope import (
     DEFAULT_EXCLUDED_KEYS,
     TimeLike,
     filter_decisions,
+    utc_timestamp,
     with_key_names,
 )
 from scoring.compliance_report.sections import (
     ReportInputs,
     section_actions,
     section_disparities,
+    section_drift,
     section_kpis,
     section_metrics,
     section_models,
     section_promotions,
     section_reasons,
+    section_review,
     section_rules,
 )
 
@@ -54,6 +58,8 @@ def gather_inputs(
     exclude_keys: Sequence[str] = DEFAULT_EXCLUDED_KEYS,
     min_n: int = MIN_N,
     disparity_limits: dict[str, tuple[str, float]] | None = None,
+    audit_engine=None,
+    monitoring_config_path: str | Path | None = None,
 ) -> ReportInputs:
     """Load the models under ``alias``, the evaluation data and the audit trail.
 
@@ -70,6 +76,13 @@ def gather_inputs(
     observations a KPI or rate is reported as too few. ``disparity_limits``: metric ->
     ``("ratio", r)`` or ``("difference", d)`` (default
     :data:`~scoring.compliance_report.fairness.DISPARITY_LIMITS`).
+
+    The review figures (:func:`~scoring.compliance_report.oversight.review_figures`) cover
+    the decisions taken in the same period, whatever their API key; the drift figures
+    (:func:`~scoring.compliance_report.oversight.drift_figures`) the windows ending now, with
+    the thresholds of ``monitoring_config_path`` (default: the settings' monitoring
+    configuration). ``audit_engine``: an engine on the audit trail to read (default: the
+    settings' audit trail; the caller disposes of a passed one).
     """
     if min_n < 1:
         raise ReportError(f"min_n must be at least 1, not {min_n}")
@@ -81,8 +94,23 @@ def gather_inputs(
     from scoring import registry
     from scoring.contract import load_tables
     from scoring.models.dataset import build_training_set, load_training_config
+    from scoring.monitoring import load_monitoring_config
     from scoring.service import Bundle
+    from scoring.settings import get_settings
 
+    # checked before the (slow) loading
+    try:
+        lo, hi = utc_timestamp(since), utc_timestamp(until)
+    except ValueError as exc:
+        raise ReportError(f"the period's bounds must be dates or times: {exc}") from exc
+    if lo is not None and hi is not None and lo >= hi:
+        raise ReportError(f"the period is empty: since {lo} is not before until {hi}")
+    try:
+        monitoring = load_monitoring_config(
+            monitoring_config_path or get_settings().monitoring_config
+        )
+    except (OSError, ValueError) as exc:
+        raise ReportError(str(exc)) from exc
     registry.setup_mlflow()
     try:
         bundle = Bundle.from_registry(alias, require_policy=False, require_risk=False)
@@ -99,18 +127,20 @@ def gather_inputs(
                 training_set = build_training_set(tables, load_training_config(), progress=False)
     ev = evaluate_alias(bundle, training_set, str(data_dir or "")) if training_set else None
     thresholds = default_thresholds(ev, threshold) if ev is not None else {}
-    engine = kpi_mod.audit_engine()
+    engine = audit_engine if audit_engine is not None else kpi_mod.audit_engine()
     try:
         if audit is None:
             audit = kpi_mod.read_audit_decisions(engine)
         audit = with_key_names(audit, engine)
+        try:
+            audit, scope = filter_decisions(audit, since, until, include_keys, exclude_keys)
+        except ValueError as exc:
+            raise ReportError(str(exc)) from exc
+        review = review_figures(engine, scope.since, scope.until)
+        drift = drift_figures(engine, bundle, monitoring)
     finally:
-        if engine is not None:
+        if engine is not None and audit_engine is None:
             engine.dispose()
-    try:
-        audit, scope = filter_decisions(audit, since, until, include_keys, exclude_keys)
-    except ValueError as exc:
-        raise ReportError(str(exc)) from exc
     return ReportInputs(
         alias=alias,
         bundle=bundle,
@@ -123,6 +153,9 @@ def gather_inputs(
         scope=scope,
         min_n=min_n,
         disparity_limits=dict(disparity_limits) if disparity_limits is not None else None,
+        review=review,
+        drift=drift,
+        monitoring_config=monitoring,
     )
 
 
@@ -139,6 +172,8 @@ def build_sections(inp: ReportInputs, progress: bool = False) -> list[Section]:
         lambda: section_reasons(inp),
         lambda: section_actions(inp),
         lambda: section_rules(inp),
+        lambda: section_review(inp),
+        lambda: section_drift(inp),
         lambda: section_kpis(inp),
         lambda: section_promotions(inp),
     ]
@@ -190,6 +225,8 @@ def build_report(
         ),
         "KPI configuration": str(inp.kpi_config.version),
     }
+    if inp.monitoring_config is not None:
+        meta["monitoring configuration"] = str(inp.monitoring_config.version)
     page = render_html(sections, f"Compliance report: models '{alias}'", meta)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

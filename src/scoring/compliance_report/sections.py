@@ -42,6 +42,11 @@ from scoring.compliance_report.kpi_tables import (
     dataset_kpi_table,
     rate_text,
 )
+from scoring.compliance_report.oversight import (
+    drift_tables,
+    review_tables,
+    wait_text,
+)
 from scoring.compliance_report.registry_reads import (
     alias_table,
     model_card_markdown,
@@ -71,6 +76,13 @@ class ReportInputs:
     min_n: int = MIN_N
     #: limits of the disparities (None: :data:`DISPARITY_LIMITS`)
     disparity_limits: dict[str, tuple[str, float]] | None = None
+    #: :meth:`scoring.review.ReviewBook.summary` of the report's period (None: no audit trail,
+    #: or one written before the review loop)
+    review: dict[str, Any] | None = None
+    #: :meth:`scoring.monitoring.Monitor.drift` of the risk models (None: not computed)
+    drift: dict[str, Any] | None = None
+    #: the monitoring configuration the drift thresholds come from
+    monitoring_config: Any = None
 
 
 def section_models(inp: ReportInputs) -> Section:
@@ -306,6 +318,164 @@ def section_rules(inp: ReportInputs) -> Section:
         "".join(parts),
         {"removals": rem, "review": rev},
     )
+
+
+def _period_text(scope: AuditScope | None) -> str:
+    if scope is None:
+        return "the whole audit trail"
+    lo = scope.since.isoformat() if scope.since is not None else "the start of the audit trail"
+    hi = scope.until.isoformat() if scope.until is not None else "now"
+    return f"{lo} to {hi}, decision time, UTC, end excluded"
+
+
+def _key_note(scope: AuditScope | None) -> str:
+    """The review figures cannot apply the report's API-key filter: say what it changes."""
+    base = (
+        "These figures count every decision of the period whatever the API key that asked for "
+        "it: the key filter of the other sections is not applied here"
+    )
+    if scope is None or not scope.excluded_keys:
+        return base + "."
+    left = sum(scope.excluded_keys.values())
+    names = ", ".join(f"{k} ({n})" for k, n in sorted(scope.excluded_keys.items()))
+    return base + f"; they include {left} decisions of keys left out elsewhere: {names}."
+
+
+def section_review(inp: ReportInputs) -> Section:
+    """Human review of flagged decisions and the debtors' contests (the review loop)."""
+    sid, title = "review", "Human review and contests"
+    src = "scoring.review.ReviewBook.summary"
+    s = inp.review
+    if s is None:
+        return Section(
+            sid,
+            title,
+            paragraph(
+                "No review figures: no audit trail yet, or one written before the review "
+                "loop existed (no reviews table)."
+            ),
+        )
+    period = _period_text(inp.scope)
+    if s["decisions"] == 0:
+        return Section(
+            sid, title, paragraph(f"No decision in the audit trail in the period ({period}).")
+        )
+    n = inp.min_n
+    t = review_tables(s, n)
+    entered = int(t["statuses"]["decisions"].sum())
+    c = s["contests"]
+    parts = [
+        paragraph(
+            f"{s['decisions']} decisions taken in the period ({period}); flagged for human "
+            f"review by the rules: {rate_text(s['flagged'], s['decisions'], n)}. {entered} "
+            "decisions entered review (flagged, or contested by the debtor); still waiting for "
+            f"a reviewer: {rate_text(s['waiting'], entered, n)}. {s['decisions_with_outcomes']} "
+            "of the period's decisions have a reported outcome. The reviews and contests of "
+            "these decisions are counted up to now (a verdict given after the period counts). "
+            f"Every rate is shown with its sample size; below {n} it is too few for a rate."
+        ),
+        paragraph(_key_note(inp.scope)),
+        html_table(
+            t["statuses"],
+            src,
+            f"Where the {entered} decisions that entered review stand (their current status).",
+        ),
+        html_table(t["verdicts"], src, "The reviewers' verdicts (a decision may have several)."),
+    ]
+    if len(t["reject_reasons"]):
+        parts.append(html_table(t["reject_reasons"], src, "Why reviewers rejected decisions."))
+    else:
+        parts.append(paragraph("No rejection with a reason in the period."))
+    wait_alert = ""
+    if inp.monitoring_config is not None:
+        hours = inp.monitoring_config.alerts.review_wait_hours
+        wait_alert = f" The service raises an alert on a decision waiting longer than {hours:g} h."
+    parts.append(
+        paragraph(
+            "Time from the decision (or from the debtor's contest) to the reviewer's verdict: "
+            f"{wait_text(s, n)}; decisions still waiting are not counted.{wait_alert}"
+        )
+    )
+    parts.append(
+        paragraph(
+            f"{c['contests']} contests by debtors (a contested decision goes back to review and "
+            "pauses collection actions on the debtor until a reviewer resolves it)."
+        )
+    )
+    if c["contests"]:
+        parts.append(html_table(t["contests"], src, "How the contests ended."))
+    return Section(sid, title, "".join(parts), t)
+
+
+def section_drift(inp: ReportInputs) -> Section:
+    """PSI of the risk models' inputs and scores since training (drift monitor)."""
+    sid, title = "drift", "Drift since training"
+    src = "scoring.monitoring.Monitor.drift"
+    d = inp.drift
+    if d is None:
+        return Section(sid, title, paragraph("Drift not computed."))
+    th = d["thresholds"]
+    days = [str(w) for w in th["windows_days"]]
+    windows = " and ".join([", ".join(days[:-1]), days[-1]] if len(days) > 1 else days)
+    version = getattr(inp.monitoring_config, "version", None)
+    computed = pd.Timestamp(d["computed_at"]).isoformat(timespec="seconds")
+    parts = [
+        paragraph(
+            "Population stability index (PSI) of each model input and of the score, between "
+            f"the cases the service scored in the last {windows} days and the profile of the "
+            "training period stored with the model version "
+            "(scoring.models.drift.reference_profile). The windows end now, when the report "
+            f"was generated ({computed}): they do not follow the report's period."
+        ),
+        paragraph(
+            "Thresholds of the monitoring configuration"
+            + (f" (version {version})" if version else "")
+            + f": PSI below {th['warn_psi']:g} stable; from {th['warn_psi']:g} watch; from "
+            f"{th['alert_psi']:g} alert (the population moved: retrain); with fewer than "
+            f"{th['min_cases']} cases in a window, too_few (no verdict, the PSI is only "
+            "indicative)."
+        ),
+    ]
+    data: dict[str, pd.DataFrame] = {}
+    if not d["models"]:
+        parts.append(paragraph("No risk model under this alias."))
+    versions = getattr(inp.bundle, "versions", {}) or {}
+    for key, m in d["models"].items():
+        v = versions.get(key)
+        name = f"{key} v{v}" if v is not None else key
+        parts.append(f"<h3>{html.escape(name)}</h3>")
+        if "unavailable" in m:
+            parts.append(
+                paragraph(f"{name}: trained without a reference profile: retrain to monitor drift.")
+            )
+            continue
+        t = drift_tables(m)
+        ref = m.get("reference_cases")
+        parts.append(
+            paragraph(
+                f"{name}: reference profile of {ref if ref is not None else 'an unknown number of'}"
+                " training cases."
+            )
+        )
+        parts.append(
+            html_table(
+                t["windows"],
+                src,
+                f"{key}: cases scored per window, largest PSI (features and score), PSI of "
+                "the score, verdict.",
+            )
+        )
+        if len(t["features"]):
+            parts.append(
+                html_table(t["features"], src, f"{key}: the most drifted features per window.")
+            )
+        else:
+            parts.append(
+                paragraph(f"{key}: no case scored in the last {max(th['windows_days'])} days.")
+            )
+        data[f"{key}_windows"] = t["windows"]
+        data[f"{key}_features"] = t["features"]
+    return Section(sid, title, "".join(parts), data)
 
 
 def section_kpis(inp: ReportInputs) -> Section:
