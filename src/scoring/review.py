@@ -323,9 +323,13 @@ class ReviewBook:
 
     # -- figures -----------------------------------------------------------------
     def summary(
-        self, since: dt.datetime | None = None, until: dt.datetime | None = None
+        self,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        decision_ids: set[str] | None = None,
     ) -> dict[str, Any]:
-        """Review and contest figures of decisions taken in [since, until): how many were
+        """Review and contest figures of decisions taken in [since, until) (and among
+        ``decision_ids`` when given: e.g. the report's key filter): how many were
         flagged, approved, rejected (by reason), replaced, still waiting, how long verdicts
         took (median and 90th percentile, hours), contests and how they ended, outcomes."""
         q = sa.select(decisions.c.decision_id, decisions.c.decided_at, decisions.c.requires_review)
@@ -334,7 +338,11 @@ class ReviewBook:
         if until is not None:
             q = q.where(decisions.c.decided_at < utc_naive(until))
         with self.engine.connect() as c:
-            decs = {r[0]: (r[1], bool(r[2])) for r in c.execute(q)}
+            decs = {
+                r[0]: (r[1], bool(r[2]))
+                for r in c.execute(q)
+                if decision_ids is None or r[0] in decision_ids
+            }
             evs: dict[str, list[dict]] = {}
             for m in c.execute(sa.select(reviews).order_by(reviews.c.review_id)).mappings():
                 if m["decision_id"] in decs:

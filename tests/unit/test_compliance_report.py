@@ -505,6 +505,9 @@ def test_review_section_counts_the_review_loop_of_the_period(tmp_path):
     since = now - dt.timedelta(days=1)
     summary = cr.review_figures(store.engine, since)
     assert summary == ReviewBook(store).summary(since=since)
+    # the report's key filter: only the decisions it keeps are counted
+    kept = cr.review_figures(store.engine, since, None, {ids["f1"], ids["n1"]})
+    assert kept["decisions"] == 2 and kept["contests"]["contests"] == 1
     assert summary["decisions"] == 7 and summary["flagged"] == 4
     scope = cr.AuditScope(since=pd.Timestamp(since), excluded_keys={"load-test": 2})
     cfg = load_monitoring_config()
@@ -537,7 +540,7 @@ def test_review_section_counts_the_review_loop_of_the_period(tmp_path):
     assert 2.9 < med < 3.1  # decided 3 hours before the verdicts (n1: from its contest)
     assert f"median {med:.1f} h, 90th percentile {p90:.1f} h (n = 4 verdicts)" in text
     assert f"longer than {cfg.alerts.review_wait_hours:g} h" in text
-    assert "include 2 decisions of keys left out elsewhere: load-test (2)" in text
+    assert "without the keys left out: load-test (2)" in text
     assert "data-source='scoring.review.ReviewBook.summary'" in sec.body
 
     # the report's min_n: below it, no rate and no wait figure

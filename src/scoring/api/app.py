@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -264,6 +265,20 @@ def _install_handlers(app: FastAPI) -> None:
         )
 
 
+def _start_alert_pusher(services: Services, stopping: threading.Event) -> None:
+    """With a webhook: recompute the alerts every ``refresh_seconds`` (at least 10 s) and push
+    the new ones, even when nobody opens the console or calls ``GET /alerts``."""
+
+    def run() -> None:
+        while not stopping.wait(max(10.0, services.monitor.config.drift.refresh_seconds)):
+            try:
+                services.monitor.alerts(force=True, notify=services.notify)
+            except Exception:
+                log.exception("computing the alerts failed")
+
+    threading.Thread(target=run, name="alert-pusher", daemon=True).start()
+
+
 def create_app(
     bundle_loader: BundleLoader | None = None,
     settings=None,
@@ -299,6 +314,7 @@ def create_app(
         holder.alias = bundle.alias
         holder.set(bundle)
     services = Services(settings=settings, holder=holder, metrics=metrics)
+    stopping = threading.Event()
 
     def start() -> None:
         from scoring.api.auth import load_keys
@@ -326,11 +342,13 @@ def create_app(
                 retries=settings.webhook_retries,
                 on_result=metrics.count_webhook,
             )
+            _start_alert_pusher(services, stopping)
         if holder.current is None:
             holder.load_at_start()
         holder.start_polling(interval)
 
     def stop() -> None:
+        stopping.set()
         holder.stop()
         if services.webhook is not None:
             services.webhook.close()

@@ -78,7 +78,7 @@ def gather_inputs(
     :data:`~scoring.compliance_report.fairness.DISPARITY_LIMITS`).
 
     The review figures (:func:`~scoring.compliance_report.oversight.review_figures`) cover
-    the decisions taken in the same period, whatever their API key; the drift figures
+    the decisions the period and key filters keep; the drift figures
     (:func:`~scoring.compliance_report.oversight.drift_figures`) the windows ending now, with
     the thresholds of ``monitoring_config_path`` (default: the settings' monitoring
     configuration). ``audit_engine``: an engine on the audit trail to read (default: the
@@ -136,7 +136,8 @@ def gather_inputs(
             audit, scope = filter_decisions(audit, since, until, include_keys, exclude_keys)
         except ValueError as exc:
             raise ReportError(str(exc)) from exc
-        review = review_figures(engine, scope.since, scope.until)
+        kept = set(audit["decision_id"].astype(str)) if "decision_id" in audit else None
+        review = review_figures(engine, scope.since, scope.until, kept)
         drift = drift_figures(engine, bundle, monitoring)
     finally:
         if engine is not None and audit_engine is None:

@@ -51,7 +51,9 @@ def _pydatetime(t: Any) -> dt.datetime | None:
     return ts.to_pydatetime()
 
 
-def review_figures(engine, since: Any = None, until: Any = None) -> dict[str, Any] | None:
+def review_figures(
+    engine, since: Any = None, until: Any = None, decision_ids: set[str] | None = None
+) -> dict[str, Any] | None:
     """:meth:`scoring.review.ReviewBook.summary` of the decisions taken in ``[since, until)``
     (naive times are UTC), or None without an audit trail or with one written before the
     review loop (no ``reviews`` table)."""
@@ -61,7 +63,7 @@ def review_figures(engine, since: Any = None, until: Any = None) -> dict[str, An
     if not (reader.has_table("decisions") and reader.has_table("reviews")):
         return None
     book = ReviewBook(cast(AuditStore, reader))
-    return book.summary(_pydatetime(since), _pydatetime(until))
+    return book.summary(_pydatetime(since), _pydatetime(until), decision_ids)
 
 
 def review_tables(summary: dict[str, Any], min_n: int = MIN_N) -> dict[str, pd.DataFrame]:

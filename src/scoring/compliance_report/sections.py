@@ -329,16 +329,11 @@ def _period_text(scope: AuditScope | None) -> str:
 
 
 def _key_note(scope: AuditScope | None) -> str:
-    """The review figures cannot apply the report's API-key filter: say what it changes."""
-    base = (
-        "These figures count every decision of the period whatever the API key that asked for "
-        "it: the key filter of the other sections is not applied here"
-    )
+    """Which decisions the review figures count (the report's period and key filters)."""
     if scope is None or not scope.excluded_keys:
-        return base + "."
-    left = sum(scope.excluded_keys.values())
+        return "These figures count the decisions of the report's period."
     names = ", ".join(f"{k} ({n})" for k, n in sorted(scope.excluded_keys.items()))
-    return base + f"; they include {left} decisions of keys left out elsewhere: {names}."
+    return f"These figures count the decisions of the report's period, without the keys left out: {names}."
 
 
 def section_review(inp: ReportInputs) -> Section:
