@@ -101,7 +101,15 @@ def main() -> None:
     def h(role: str) -> dict[str, str]:
         return {"X-API-Key": KEYS[role]}
 
-    cases = build_cases(load_tables(args.data), pd.Timestamp(args.as_of)).to_cases()[: args.cases]
+    cases = build_cases(load_tables(args.data), pd.Timestamp(args.as_of)).to_cases()
+    # the latest B2C debts first: they are the ones the rules send to review (formal notices)
+    as_of = pd.Timestamp(args.as_of).date()
+
+    def lateness(c) -> tuple:
+        late = max((as_of - i.due_date).days for i in c.open_invoices)
+        return (c.debtor.segment == "B2C", late)
+
+    cases = sorted(cases, key=lateness, reverse=True)[: args.cases]
     body = [c.model_dump(mode="json") for c in cases]
     decided = []
     for i in range(0, len(body), 100):
@@ -168,7 +176,8 @@ def main() -> None:
 
         visit("/console/monitoring", "1-monitoring")
         visit("/console/reviews", "2-queue", full=False)
-        target = contested or (flagged[0] if flagged else decided[0])
+        waiting = [d for d in flagged if d not in flagged[:2] and d not in keep[: max(0, len(keep) - 3)]]
+        target = contested or (waiting[0] if waiting else decided[0])
         visit(f"/console/decisions/{target['decision_id']}", "3-decision")
         visit("/console/audit?verify=true&limit=25", "4-audit", full=False)
         visit("/console/dashboard", "5-dashboard")

@@ -31,6 +31,9 @@ class DriftConfig(FrozenConfig):
     alert_psi: float = Field(0.25, gt=0)
     min_cases: int = Field(200, ge=1)
     refresh_seconds: float = Field(60.0, ge=0)
+    #: features shown but never judged: the calendar of the scoring instant differs from the
+    #: training period's by construction in any short window
+    ignore: tuple[str, ...] = ("month", "weekday")
 
 
 class AlertConfig(FrozenConfig):
@@ -54,8 +57,10 @@ def load_monitoring_config(path: str | Path | None = None) -> MonitoringConfig:
     return load_yaml_config(MonitoringConfig, str(p), "monitoring configuration")
 
 
-def verdict(value: float, n: int, cfg: DriftConfig) -> str:
-    """stable / watch / alert / too_few for one PSI figure."""
+def verdict(value: float, n: int, cfg: DriftConfig, name: str = "") -> str:
+    """stable / watch / alert / too_few (/ ignored) for one PSI figure."""
+    if name in cfg.ignore:
+        return "ignored"
     if n < cfg.min_cases or not np.isfinite(value):
         return "too_few"
     return "alert" if value >= cfg.alert_psi else "watch" if value >= cfg.warn_psi else "stable"
@@ -149,12 +154,15 @@ class Monitor:
                 )
                 rows = psi_table(ref, bins)
                 for r in rows:
-                    r["verdict"] = verdict(r["psi"], r["n"], cfg)
+                    r["verdict"] = verdict(r["psi"], r["n"], cfg, r["name"])
                     if np.isfinite(r["psi"]):
                         gauges[(("model", key), ("feature", r["name"]), ("window", f"{days}d"))] = (
                             r["psi"]
                         )
-                worst = max((r["psi"] for r in rows if np.isfinite(r["psi"])), default=float("nan"))
+                judged = [
+                    r["psi"] for r in rows if np.isfinite(r["psi"]) and r["verdict"] != "ignored"
+                ]
+                worst = max(judged, default=float("nan"))
                 v = verdict(worst, len(bins), cfg)
                 windows[days] = {"n": len(bins), "rows": rows, "max_psi": worst, "verdict": v}
                 flags[(("model", key), ("window", f"{days}d"))] = float(v == "alert")

@@ -8,7 +8,7 @@ from typing import Any
 
 WIDTH = 640
 ROW = 26
-LEFT = 250  # room for the feature labels
+LEFT = 280  # room for the feature labels
 RIGHT = 70
 
 

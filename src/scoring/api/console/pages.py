@@ -330,7 +330,7 @@ def models_page(request: Request) -> Response:
 _kpi_cache: dict[str, Any] = {}
 
 
-def _kpis(services) -> dict[str, Any]:
+def _kpis(services, months: int = 12) -> dict[str, Any]:
     from scoring.kpis import (
         KPI_LABELS,
         KPI_NAMES,
@@ -352,7 +352,9 @@ def _kpis(services) -> dict[str, Any]:
             for k in KPI_NAMES:
                 v = r.get(k)
                 v = None if v is None or v != v else float(v)
-                cells[k] = {"shown": format_kpi(k, v), "met": cfg.targets[k].met(v)}  # type: ignore[index]
+                complete = bool(r.get("complete", True))
+                met = cfg.targets[k].met(v) if complete else None  # type: ignore[index]
+                cells[k] = {"shown": format_kpi(k, v), "met": met}
             rows.append({"month": r["month"], "segment": r["segment"], "cells": cells,
                          "n": r.get(n_col) if n_col else None,
                          "complete": bool(r.get("complete", True))})  # fmt: skip
@@ -370,19 +372,27 @@ def _kpis(services) -> dict[str, Any]:
             from scoring.contract import load_tables
 
             try:
-                rows = table(compute_kpis(load_tables(data), cfg), "n_invoices_due")
-                out["data_error"] = None
+                tables = load_tables(data)
+                rows = table(compute_kpis(tables, cfg), "n_invoices_due")
+                overall = table(compute_kpis(tables, cfg, by_month=False, complete_only=True),
+                                "n_invoices_due")  # fmt: skip
+                err = None
             except Exception as exc:  # noqa: BLE001 - shown on the page
-                rows, out["data_error"] = [], f"{type(exc).__name__}: {exc}"
-            hit = (time.monotonic(), rows, out.get("data_error"))
+                rows, overall, err = [], [], f"{type(exc).__name__}: {exc}"
+            hit = (time.monotonic(), rows, overall, err)
             _kpi_cache[str(data)] = hit
-        out["data"], out["data_error"] = hit[1], hit[2]
+        out["data"], out["data_overall"], out["data_error"] = hit[1], hit[2], hit[3]
+        keep = sorted({r["month"] for r in out["data"]}, reverse=True)[:months]
+        out["data"] = [r for r in out["data"] if r["month"] in keep]
     return out
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-def dashboard_page(request: Request) -> Response:
+def dashboard_page(request: Request, months: int = 12) -> Response:
     user = session_of(request)
     if user is None:
         return _login()
-    return render(request, "dashboard.html", user=user, k=_kpis(request.app.state.services))
+    if not 1 <= months <= 120:
+        return error_page(request, 422, "months", "between 1 and 120")
+    k = _kpis(request.app.state.services, months)
+    return render(request, "dashboard.html", user=user, k=k, months=months)
