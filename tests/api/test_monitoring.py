@@ -36,7 +36,8 @@ def test_drift_is_measured_against_the_training_profile(mclient, sample_cases):
         assert w["n"] == 40
         names = {row["name"] for row in w["rows"]}
         assert f"score:{key}" in names and "max_days_past_due" in names or len(names) > 10
-        assert all(row["verdict"] in ("stable", "watch", "alert") for row in w["rows"])
+        assert all(row["verdict"] in ("stable", "watch", "alert", "ignored") for row in w["rows"])
+        assert {r["verdict"] for r in w["rows"] if r["name"] in ("month", "weekday")} == {"ignored"}
     models = mclient.get("/models", headers=headers("scoring")).json()
     assert set(models["drift_max_psi"]) == {
         f"{k}/{w}d" for k in ("default_risk", "dispute_risk") for w in (7, 30)
