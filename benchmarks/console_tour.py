@@ -176,7 +176,9 @@ def main() -> None:
 
         visit("/console/monitoring", "1-monitoring")
         visit("/console/reviews", "2-queue", full=False)
-        waiting = [d for d in flagged if d not in flagged[:2] and d not in keep[: max(0, len(keep) - 3)]]
+        waiting = [
+            d for d in flagged if d not in flagged[:2] and d not in keep[: max(0, len(keep) - 3)]
+        ]
         target = contested or (waiting[0] if waiting else decided[0])
         visit(f"/console/decisions/{target['decision_id']}", "3-decision")
         visit("/console/audit?verify=true&limit=25", "4-audit", full=False)
