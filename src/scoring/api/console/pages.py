@@ -300,8 +300,7 @@ def _registry_view(settings) -> dict[str, Any]:
             return hit[1]
     from scoring import registry
 
-    try:
-        registry.setup_mlflow(settings)
+    try:  # the registry the service loads from (configured when the models were loaded)
         overview = registry.models_overview().to_dict("records")
         history = {k: registry.promotion_history(k) for k in registry.ALL_MODELS}
         view = {"overview": overview, "history": history, "error": None}
