@@ -10,7 +10,16 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install data validate train serve run test lint format bench kpis report notebooks clean
+
+# exit 0 when the registry holds champion models (make run then serves them)
+define HAS_CHAMPION
+from scoring import registry
+registry.setup_mlflow()
+v = registry.alias_versions(registry.ALL_MODELS, "champion")
+raise SystemExit(0 if any(x is not None for x in v.values()) else 1)
+endef
+export HAS_CHAMPION
+.PHONY: help install data validate train serve run ui test lint format bench kpis report notebooks clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,9 +44,16 @@ train: install  ## train, log and register every model on DATA (TRIALS per model
 serve: install  ## serve the champion models over HTTP on HOST:PORT
 	$(BIN)/scoring serve --host $(HOST) --port $(PORT)
 
-run: data  ## the main job: generate the synthetic data, train and register, then serve
-	$(BIN)/scoring train --data $(DATA) --trials $(TRIALS)
+run: install  ## the main job: generate the data and train (only what is missing), then serve
+	@test -f $(DATA)/debtors.parquet || $(BIN)/scoring generate --out $(DATA) --debtors $(DEBTORS) --seed $(SEED)
+	@$(BIN)/python -c "$$HAS_CHAMPION" 2>/dev/null \
+		&& echo "champion models found in models/: serving them (make train to retrain)" \
+		|| $(BIN)/scoring train --data $(DATA) --trials $(TRIALS)
 	$(BIN)/scoring serve --host $(HOST) --port $(PORT)
+
+ui: install  ## the MLflow UI on the embedded store (runs, metrics, plots, model cards)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/models/mlflow.db \
+		--default-artifact-root $(CURDIR)/models/artifacts --host $(HOST) --port 5000
 
 test: install  ## lint, format check, layers contract and the test suite
 	$(BIN)/ruff check src tests training serving benchmarks

@@ -63,3 +63,19 @@ def trained(mlflow_home):
     result = train(SAMPLE_DIR, trials=4, timeout=60, progress=False)
     ts = build_training_set(load_tables(SAMPLE_DIR), load_training_config(), progress=False)
     return Trained(result, ts)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL cluster for the session (:mod:`pg_support`)."""
+    from pg_support import postgres_cluster
+
+    with postgres_cluster() as server:
+        yield server
+
+
+@pytest.fixture
+def store_kind(request) -> str:
+    """The audit store of a test: ``sqlite`` unless a module parametrises it
+    (``pytestmark = pytest.mark.parametrize("store_kind", STORES, indirect=True)``)."""
+    return getattr(request, "param", "sqlite")

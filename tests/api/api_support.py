@@ -20,6 +20,10 @@ KEYS = {
 }
 
 
+#: the audit stores the store-agnostic tests run on
+STORES = ["sqlite", "postgresql"]
+
+
 def headers(role: str) -> dict[str, str]:
     return {"X-API-Key": KEYS[role]}
 

@@ -31,11 +31,17 @@ def sample_cases(trained) -> list:
 
 
 @pytest.fixture
-def settings(tmp_path):
-    """Settings with a private home (audit DB, key file) and the test keys."""
+def settings(tmp_path, store_kind, request):
+    """Settings with a private home (key file, SQLite audit DB) and the test keys; with
+    ``store_kind == "postgresql"`` the audit trail is a fresh database of the session's
+    PostgreSQL cluster."""
     from scoring.settings import Settings
 
-    return Settings(home=tmp_path / "home", api_keys=keys_env(), reload_seconds=0)
+    extra = {}
+    if store_kind == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        extra = {"audit_url": server.new_database(), "audit_key": "test-audit-key-0123456789abc"}
+    return Settings(home=tmp_path / "home", api_keys=keys_env(), reload_seconds=0, **extra)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import stat
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from api_support import SAMPLE_DIR, case_json, headers
+from api_support import SAMPLE_DIR, STORES, case_json, headers
 from fastapi.testclient import TestClient
 
 from scoring.api.app import create_app
@@ -16,6 +16,7 @@ from scoring.audit import AuditConfigError, AuditStore, export_decisions, now_ut
 from scoring.contract import read_raw_tables, validate_tables
 
 
+@pytest.mark.parametrize("store_kind", STORES, indirect=True)
 def test_decisions_survive_a_restart(bundle, settings):
     with TestClient(create_app(bundle=bundle, settings=settings)) as c:
         d = c.post("/next-action", json=EXAMPLE_CASE, headers=headers("scoring")).json()
@@ -57,6 +58,7 @@ def test_store_files_wal_and_key_permissions(client, settings):
     assert "D000123" not in calls[0][1]
 
 
+@pytest.mark.parametrize("store_kind", STORES, indirect=True)
 def test_hashes_are_keyed_and_a_changed_key_is_refused(settings, tmp_path):
     store = AuditStore.from_settings(settings)
     h = store.hash_debtor("D1")
@@ -65,7 +67,7 @@ def test_hashes_are_keyed_and_a_changed_key_is_refused(settings, tmp_path):
     other = settings.model_copy(update={"audit_key": "another-key-of-sufficient-length"})
     with pytest.raises(AuditConfigError, match="another HMAC key"):
         AuditStore.from_settings(other)
-    pg = settings.model_copy(update={"audit_url": "postgresql://u@localhost/db"})
+    pg = settings.model_copy(update={"audit_url": "postgresql://u@localhost/db", "audit_key": None})
     with pytest.raises(AuditConfigError, match="SCORING_AUDIT_KEY is required"):
         AuditStore.from_settings(pg)
 
@@ -82,6 +84,7 @@ def test_audit_failure_means_no_decision(client, monkeypatch):
     assert "audit" in r.json()["detail"][0]["problem"]
 
 
+@pytest.mark.parametrize("store_kind", STORES, indirect=True)
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_export_validates_with_the_callers_tables(bundle, settings, sample_cases, tmp_path, suffix):
     cases = [case_json(c) for c in sample_cases[:12]]
@@ -145,6 +148,7 @@ def test_export_command(bundle, settings, tmp_path, monkeypatch):
         get_settings.cache_clear()
 
 
+@pytest.mark.parametrize("store_kind", STORES, indirect=True)
 def test_score_summaries_are_written_in_the_background_and_flushed_on_close(settings):
     store = AuditStore.from_settings(settings)
     row = {

@@ -394,3 +394,17 @@ def test_no_default_in_the_history_serves_the_other_models(settings, tmp_path):
             assert d.status_code == 200, d.text
     finally:
         registry.setup_mlflow()
+
+
+def test_docs_work_offline(tiny_client):
+    """/docs and /redoc load their scripts and styles from the app, not from a CDN."""
+    import re
+
+    for path in ("/docs", "/redoc"):
+        page = tiny_client.get(path)
+        assert page.status_code == 200
+        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page.text)
+        assert assets, page.text[:300]
+        for url in assets:
+            assert url.startswith("/"), url  # no https://cdn...
+            assert tiny_client.get(url).status_code == 200, url

@@ -3,12 +3,15 @@ link named (``scoring audit verify``)."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
-from api_support import headers
+from api_support import STORES, headers
 from typer.testing import CliRunner
 
 from scoring.api.schemas import EXAMPLE_CASE
 from scoring.audit import verify_chain
+
+pytestmark = pytest.mark.parametrize("store_kind", STORES, indirect=True)
 
 
 def _fill(client) -> list[str]:
@@ -97,6 +100,9 @@ def test_verify_command(tiny_client, settings, monkeypatch):
 
     _fill(tiny_client)
     monkeypatch.setenv("SCORING_HOME", str(settings.home))
+    for name in ("audit_url", "audit_key"):
+        if getattr(settings, name):
+            monkeypatch.setenv(f"SCORING_{name.upper()}", getattr(settings, name))
     get_settings.cache_clear()
     try:
         ok = CliRunner().invoke(app, ["audit", "verify"])

@@ -8,12 +8,14 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from api_support import case_json, free_port, headers, review_everything
+from api_support import STORES, case_json, free_port, headers, review_everything
 from fastapi.testclient import TestClient
 
 from scoring.api.app import create_app
 from scoring.api.webhook import verify
 from scoring.audit import verify_chain
+
+pytestmark = pytest.mark.parametrize("store_kind", STORES, indirect=True)
 
 
 @pytest.fixture(scope="module")
@@ -218,6 +220,7 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 def test_webhook_is_signed_and_retried(flag_bundle, settings, sample_cases):
+    _Receiver.got, _Receiver.fail_first = [], 1
     port = free_port()
     server = ThreadingHTTPServer(("127.0.0.1", port), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -251,3 +254,47 @@ def test_webhook_is_signed_and_retried(flag_bundle, settings, sample_cases):
     assert payload["data"]["review_status"] == "approved"
     assert 'scoring_webhook_deliveries_total{result="retried"} 1' in metrics
     assert 'scoring_webhook_deliveries_total{result="delivered"} 1' in metrics
+
+
+def test_two_replicas_share_one_chain_and_one_verdict(rclient, sample_cases, settings):
+    """Two stores on one database (two replicas): a decision gets one verdict however many
+    reviewers race for it, and records written at once from both form one unbroken chain."""
+    import datetime as dt
+    import uuid
+
+    from scoring.audit import AuditStore
+    from scoring.review import ReviewBook, ReviewError
+
+    did = flagged(rclient, sample_cases)[0]["decision_id"]
+    stores = [rclient.app.state.services.store, AuditStore.from_settings(settings)]
+    try:
+        results: list = []
+        start = threading.Barrier(6)
+
+        def approve(store):
+            start.wait()
+            try:
+                ReviewBook(store).review(did, "approve", "racer")
+                results.append("ok")
+            except ReviewError as exc:
+                results.append(exc.status)
+
+        def summaries(store):
+            for _ in range(20):
+                row = {"call_id": str(uuid.uuid4()), "called_at": dt.datetime.now(dt.UTC),
+                       "request_id": "r", "api_key": "k", "n_cases": 0, "model_versions": {},
+                       "items": []}  # fmt: skip
+                store.record_score_calls([row])
+
+        threads = [threading.Thread(target=approve, args=(stores[i % 2],)) for i in range(6)]
+        threads += [threading.Thread(target=summaries, args=(s,)) for s in stores]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert results.count("ok") == 1 and results.count(409) == 5, results
+        res = verify_chain(stores[1].engine)
+        assert res["ok"], res
+        assert res["links"] >= 40 + 1
+    finally:
+        stores[1].close()

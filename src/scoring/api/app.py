@@ -22,6 +22,7 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scoring.api.deps import ApiError, Services
@@ -363,7 +364,8 @@ def create_app(
         finally:
             await anyio.to_thread.run_sync(stop)
 
-    app = FastAPI(
+    # /docs and /redoc with their assets served by the app (no CDN: they work air-gapped)
+    app = FastAPIOffline(
         title="Debt-collection scoring API",
         version=_version(),
         description=DESCRIPTION,
