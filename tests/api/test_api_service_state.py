@@ -408,3 +408,38 @@ def test_docs_work_offline(tiny_client):
         for url in assets:
             assert url.startswith("/"), url  # no https://cdn...
             assert tiny_client.get(url).status_code == 200, url
+
+
+def test_json_logs_carry_the_request_id(tiny_client, caplog):
+    """Every line logged during a request carries its id; the access line names the path but
+    never the query string (where a key sent by mistake would be)."""
+    import json
+    import logging
+
+    from scoring.api.logs import JsonFormatter
+
+    with caplog.at_level(logging.INFO, logger="scoring.access"):
+        r = tiny_client.get(
+            "/models?api_key=secret-in-url",
+            headers={"X-Request-ID": "req-42", **headers("scoring")},
+        )
+    assert r.headers["x-request-id"] == "req-42"
+    lines = [
+        json.loads(JsonFormatter().format(rec))
+        for rec in caplog.records
+        if rec.name == "scoring.access"
+    ]
+    line = next(x for x in lines if x["path"] == "/models")
+    assert line["request_id"] == "req-42" and line["status"] == 200 and line["ms"] >= 0
+    assert "secret-in-url" not in json.dumps(lines)
+    assert len(tiny_client.get("/health").headers["x-request-id"]) == 32  # one is made up
+
+
+def test_serve_log_configuration_is_valid():
+    import logging.config
+
+    from scoring.api.logs import log_config
+
+    for fmt in ("json", "text"):
+        logging.config.dictConfig(log_config("info", fmt))
+    logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})

@@ -387,6 +387,9 @@ def create_app(
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(ConsoleHeaders)
+    from scoring.api.logs import RequestContext
+
+    app.add_middleware(RequestContext)  # outermost: the request id covers everything
     return app
 
 

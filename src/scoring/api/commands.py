@@ -19,6 +19,14 @@ def serve_command(
         int, typer.Option("--workers", min=1, help="Worker processes (each loads the models).")
     ] = 1,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    log_format: Annotated[
+        str,
+        typer.Option(
+            "--log-format",
+            help="json (one object per line, with the request id), text, or auto: text on a "
+            "terminal, json otherwise.",
+        ),
+    ] = "auto",
     limit_concurrency: Annotated[
         int,
         typer.Option(
@@ -29,13 +37,20 @@ def serve_command(
     ] = 256,
 ) -> None:
     """Serve the HTTP API (models from the registry alias champion, SCORING_SERVE_ALIAS)."""
-    import logging
+    import logging.config
+    import sys
 
     import uvicorn
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from scoring.api.logs import log_config
+
+    if log_format not in ("auto", "json", "text"):
+        typer.secho("error: --log-format must be auto, json or text", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    if log_format == "auto":
+        log_format = "text" if sys.stderr.isatty() else "json"
+    config = log_config(log_level, log_format)
+    logging.config.dictConfig(config)
     uvicorn.run(
         "scoring.api.app:create_app",
         factory=True,
@@ -43,6 +58,7 @@ def serve_command(
         port=port,
         workers=workers,
         log_level=log_level,
+        log_config=config,
         # hostile clients: bounded headers, idle connections closed, bounded concurrency (the
         # body itself is capped by SCORING_MAX_BODY_BYTES, after the key is checked)
         h11_max_incomplete_event_size=16 * 1024,

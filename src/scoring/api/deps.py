@@ -155,7 +155,8 @@ BundleDep = Annotated[Bundle, Depends(get_bundle)]
 
 
 def request_id(request: Request, response: Response) -> str:
-    rid = request.headers.get("x-request-id", "")
+    """The request's id (set by :class:`scoring.api.logs.RequestContext`)."""
+    rid = getattr(request.state, "request_id", None) or request.headers.get("x-request-id", "")
     if not (0 < len(rid) <= 64 and rid.isprintable()):
         rid = uuid.uuid4().hex
     response.headers["X-Request-ID"] = rid
