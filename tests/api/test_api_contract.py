@@ -390,7 +390,7 @@ def test_metrics_text_format(client):
     assert 'scoring_requests_total{endpoint="/score",method="POST",status="200"} 1' in text
     assert 'scoring_requests_total{endpoint="/score",method="POST",status="422"} 1' in text
     assert (
-        'scoring_request_duration_seconds_bucket{endpoint="/score",method="POST",le="+Inf"} 2'
+        'scoring_request_duration_seconds_bucket{endpoint="/score",le="+Inf",method="POST"} 2'
         in text
     )
     assert 'scoring_request_duration_seconds_count{endpoint="/next-action",method="POST"} 1' in text

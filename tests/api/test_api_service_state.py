@@ -443,3 +443,52 @@ def test_serve_log_configuration_is_valid():
     for fmt in ("json", "text"):
         logging.config.dictConfig(log_config("info", fmt))
     logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+
+
+def test_metrics_add_up_across_workers(tmp_path):
+    """With two worker processes every scrape, whichever worker answers, counts the requests
+    of both (prometheus_client's multiprocess mode)."""
+    import os
+    import re
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    from api_support import free_port, keys_env
+
+    port = free_port()
+    env = {**os.environ, "SCORING_HOME": str(tmp_path / "home"), "SCORING_API_KEYS": keys_env(),
+           "SCORING_RELOAD_SECONDS": "0", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scoring", "serve", "--port", str(port), "--workers", "2",
+         "--log-format", "json"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(240):
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("the service did not start")
+        n = 40
+        with httpx.Client(base_url=base) as c:  # new connections spread over the workers
+            for _ in range(n):
+                assert httpx.get(f"{base}/health", timeout=5).status_code == 200
+            pat = re.compile(
+                r'scoring_requests_total\{endpoint="/health",method="GET",status="200"\} (\S+)'
+            )
+            counts = set()
+            for _ in range(6):
+                text = httpx.get(f"{base}/metrics", timeout=5).text
+                counts.add(float(pat.search(text).group(1)))
+            assert c is not None
+        assert len(counts) == 1 and counts.pop() >= n + 1, counts
+        assert len(os.listdir(tmp_path / "prom")) >= 2  # one file set per worker
+    finally:
+        proc.terminate()
+        proc.wait(20)

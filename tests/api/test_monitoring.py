@@ -45,7 +45,7 @@ def test_drift_is_measured_against_the_training_profile(mclient, sample_cases):
     assert isinstance(models["drift_alert"], bool)
     text = mclient.get("/metrics").text
     assert (
-        'scoring_drift_psi{model="default_risk",feature="score:default_risk",window="7d"}' in text
+        'scoring_drift_psi{feature="score:default_risk",model="default_risk",window="7d"}' in text
     )
     assert "scoring_drift_alert{" in text
 

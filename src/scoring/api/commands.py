@@ -51,6 +51,9 @@ def serve_command(
         log_format = "text" if sys.stderr.isatty() else "json"
     config = log_config(log_level, log_format)
     logging.config.dictConfig(config)
+    if workers > 1:
+        _multiprocess_metrics()
+        _prepare_registry()
     uvicorn.run(
         "scoring.api.app:create_app",
         factory=True,
@@ -65,6 +68,37 @@ def serve_command(
         timeout_keep_alive=5,
         limit_concurrency=limit_concurrency,
     )
+
+
+def _prepare_registry() -> None:
+    """Create the embedded MLflow store once, before the workers start: two workers creating
+    a fresh SQLite store at the same moment race (one fails its first model load)."""
+    import logging
+
+    try:
+        from mlflow import MlflowClient
+
+        from scoring import registry
+
+        registry.setup_mlflow()
+        MlflowClient().search_registered_models(max_results=1)
+    except Exception as exc:  # the workers report an unusable registry themselves
+        logging.getLogger("scoring.api").warning("registry not prepared: %s", exc)
+
+
+def _multiprocess_metrics() -> None:
+    """Workers share their metrics through PROMETHEUS_MULTIPROC_DIR (a fresh folder unless
+    set; emptied at start, as prometheus_client requires)."""
+    import os
+    import shutil
+    import tempfile
+
+    d = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if d:
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d, exist_ok=True)
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="scoring-metrics-")
 
 
 def export_command(

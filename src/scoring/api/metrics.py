@@ -1,207 +1,168 @@
-"""Prometheus metrics in the text exposition format (version 0.0.4), without dependencies.
+"""Prometheus metrics, through ``prometheus_client``.
 
 Request counts and latency histograms per endpoint (route template, not raw path), decisions
-per action, model versions in use and reloads. Each worker process keeps its own counters,
-like ``prometheus_client`` without its multiprocess mode: scrape each worker, or run one
-worker per container.
+per action, reviews, webhook deliveries, micro-batches, model versions in use
+(``scoring_model_version`` and ``scoring_model_info``), reloads, drift and alerts, and the
+process's own metrics (CPU, memory, open files) with one worker.
+
+With several worker processes (``scoring serve --workers N``) every worker writes its values to
+``PROMETHEUS_MULTIPROC_DIR`` (``scoring serve`` creates a fresh one when it is not set) and any
+worker answering ``/metrics`` aggregates them all: counters and histograms are summed over the
+workers, gauges take the most recent value (``scoring_ready``: the lowest over the live workers),
+so a scrape that lands on any worker sees the whole service.
 """
 
 from __future__ import annotations
 
-import bisect
+import contextlib
+import os
 import threading
 import time
-from collections import defaultdict
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+    multiprocess,
+)
 
 #: Latency histogram buckets, seconds.
 BUCKETS = (0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def _labels(pairs: tuple[tuple[str, str], ...]) -> str:
-    if not pairs:
-        return ""
-    esc = ((k, v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')) for k, v in pairs)
-    return "{" + ",".join(f'{k}="{v}"' for k, v in esc) + "}"
-
-
-def _num(v: float) -> str:
-    if v == float("inf"):
-        return "+Inf"
-    return repr(float(v)) if not float(v).is_integer() else str(int(v))
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 class Metrics:
-    """Thread-safe counters, gauges and histograms of one process."""
+    """The service's metrics of one process (see the module docstring)."""
 
     def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.multiprocess = multiprocess_dir() is not None
+        if not self.multiprocess:
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+        r = self.registry
         self._lock = threading.Lock()
         self.started = time.time()
-        self._requests: dict[tuple, float] = defaultdict(float)
-        self._hist: dict[tuple, list[float]] = {}
-        self._hist_sum: dict[tuple, float] = defaultdict(float)
-        self._hist_count: dict[tuple, int] = defaultdict(int)
-        self._decisions: dict[str, float] = defaultdict(float)
-        self._reviews = 0.0
-        self._unknown: dict[str, float] = defaultdict(float)
-        self._reloads: dict[str, float] = defaultdict(float)
-        self._batches: dict[str, float] = defaultdict(float)
-        self._batched: dict[str, float] = defaultdict(float)
+        self.requests = Counter("scoring_requests", "HTTP requests by endpoint and status.",
+                                ["endpoint", "method", "status"], registry=r)  # fmt: skip
+        self.duration = Histogram("scoring_request_duration_seconds",
+                                  "Time from request to response, by endpoint.",
+                                  ["endpoint", "method"], buckets=BUCKETS, registry=r)  # fmt: skip
+        self.decisions = Counter("scoring_decisions", "Decisions taken, by action.", ["action"],
+                                 registry=r)  # fmt: skip
+        self.flagged = Counter("scoring_decisions_requiring_review",
+                               "Decisions returned with requires_review (GDPR art. 22).",
+                               registry=r)  # fmt: skip
+        self.unknown = Counter("scoring_unknown_values",
+                               "Cases with a value never seen in training, by field.", ["field"],
+                               registry=r)  # fmt: skip
+        self.batches = Counter("scoring_batches", "Micro-batches run, by endpoint.", ["endpoint"],
+                               registry=r)  # fmt: skip
+        self.batched = Counter("scoring_batched_requests",
+                               "Requests served by micro-batches, by endpoint (divided by "
+                               "scoring_batches_total: the mean batch size).", ["endpoint"],
+                               registry=r)  # fmt: skip
+        self.reloads = Counter("scoring_model_reloads", "Model reloads by result.", ["result"],
+                               registry=r)  # fmt: skip
+        self.reviews = Counter("scoring_review_events",
+                               "Review verdicts (approve, reject, replace) and contests recorded.",
+                               ["event"], registry=r)  # fmt: skip
+        self.webhook = Counter("scoring_webhook_deliveries",
+                               "Webhook delivery attempts by result (delivered, retried, failed).",
+                               ["result"], registry=r)  # fmt: skip
+        self.version = Gauge("scoring_model_version", "Registry version of each model in use.",
+                             ["model"], multiprocess_mode="mostrecent", registry=r)  # fmt: skip
+        self.info = Gauge("scoring_model_info",
+                          "1 for each model version in use (labels: model, version).",
+                          ["model", "version"], multiprocess_mode="livemostrecent",
+                          registry=r)  # fmt: skip
+        self.ready = Gauge("scoring_ready", "1 when models are loaded and requests are served.",
+                           multiprocess_mode="livemin", registry=r)  # fmt: skip
+        self.start_time = Gauge("scoring_start_time_seconds",
+                                "Start time of the process (epoch).", multiprocess_mode="min",
+                                registry=r)  # fmt: skip
+        self.start_time.set(self.started)
+        self.ready.set(0)
+        self._gauges: dict[str, Gauge] = {}
         self._versions: dict[str, str] = {}
-        self._ready = 0
-        self._review_events: dict[str, float] = defaultdict(float)
-        self._webhook: dict[str, float] = defaultdict(float)
-        #: gauges set from outside (drift, alerts): name -> (help, {labels: value})
-        self._gauges: dict[str, tuple[str, dict[tuple[tuple[str, str], ...], float]]] = {}
 
     # -- recording -----------------------------------------------------------------
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
-        key = (endpoint, method)
-        i = bisect.bisect_left(BUCKETS, seconds)
-        with self._lock:
-            self._requests[(endpoint, method, str(status))] += 1
-            h = self._hist.get(key)
-            if h is None:
-                h = self._hist[key] = [0.0] * (len(BUCKETS) + 1)
-            h[i] += 1
-            self._hist_sum[key] += seconds
-            self._hist_count[key] += 1
+        self.requests.labels(endpoint, method, str(status)).inc()
+        self.duration.labels(endpoint, method).observe(seconds)
 
     def count_decisions(self, actions: list[str], reviews: int = 0) -> None:
-        with self._lock:
-            for a in actions:
-                self._decisions[a] += 1
-            self._reviews += reviews
+        for a in actions:
+            self.decisions.labels(a).inc()
+        if reviews:
+            self.flagged.inc(reviews)
 
     def count_unknown(self, fields: list[str]) -> None:
-        with self._lock:
-            for f in fields:
-                self._unknown[f] += 1
+        for f in fields:
+            self.unknown.labels(f).inc()
 
     def count_batch(self, endpoint: str, requests: int) -> None:
         """One micro-batch of ``requests`` requests run together."""
-        with self._lock:
-            self._batches[endpoint] += 1
-            self._batched[endpoint] += requests
+        self.batches.labels(endpoint).inc()
+        self.batched.labels(endpoint).inc(requests)
 
     def count_review(self, event: str) -> None:
         """A review verdict (approve, reject, replace) or a contest."""
-        with self._lock:
-            self._review_events[event] += 1
+        self.reviews.labels(event).inc()
 
     def count_webhook(self, result: str) -> None:
-        with self._lock:
-            self._webhook[result] += 1
+        self.webhook.labels(result).inc()
+
+    def count_reload(self, result: str) -> None:
+        self.reloads.labels(result).inc()
 
     def set_gauge(
         self, name: str, help_: str, values: dict[tuple[tuple[str, str], ...], float]
     ) -> None:
-        """Replace every value of the gauge ``name`` (labels -> value)."""
+        """Set the gauge ``name`` (labels -> value); label sets no longer given are removed."""
+        if not values and name not in self._gauges:
+            return
         with self._lock:
-            self._gauges[name] = (help_, dict(values))
-
-    def count_reload(self, result: str) -> None:
-        with self._lock:
-            self._reloads[result] += 1
+            g = self._gauges.get(name)
+            if g is None:
+                labels = [k for k, _ in next(iter(values))] if values else []
+                g = self._gauges[name] = Gauge(name, help_, labels, registry=self.registry,
+                                               multiprocess_mode="livemostrecent")  # fmt: skip
+            if not self.multiprocess:
+                g.clear()
+            for lab, v in values.items():
+                g.labels(*[v_ for _, v_ in lab]).set(v)
 
     def set_models(self, versions: dict[str, str], ready: bool) -> None:
         with self._lock:
+            for k, v in self._versions.items():
+                if versions.get(k) != v:
+                    with contextlib.suppress(KeyError):
+                        self.info.remove(k, str(v))
             self._versions = dict(versions)
-            self._ready = int(ready)
+            for k, v in versions.items():
+                self.info.labels(k, str(v)).set(1)
+                try:
+                    self.version.labels(k).set(float(v))
+                except (TypeError, ValueError):
+                    continue
+            self.ready.set(int(ready))
 
     # -- exposition ----------------------------------------------------------------
     def render(self) -> str:
-        """All metrics in the Prometheus text format."""
-        out: list[str] = []
-
-        def family(name: str, kind: str, help_: str) -> None:
-            out.append(f"# HELP {name} {help_}")
-            out.append(f"# TYPE {name} {kind}")
-
-        with self._lock:
-            family("scoring_requests_total", "counter", "HTTP requests by endpoint and status.")
-            for (ep, m, st), v in sorted(self._requests.items()):
-                lab = _labels((("endpoint", ep), ("method", m), ("status", st)))
-                out.append(f"scoring_requests_total{lab} {_num(v)}")
-            family(
-                "scoring_request_duration_seconds",
-                "histogram",
-                "Time from request to response, by endpoint.",
-            )
-            for (ep, m), h in sorted(self._hist.items()):
-                acc = 0.0
-                for b, c in zip((*BUCKETS, float("inf")), h, strict=True):
-                    acc += c
-                    lab = _labels((("endpoint", ep), ("method", m), ("le", _num(b))))
-                    out.append(f"scoring_request_duration_seconds_bucket{lab} {_num(acc)}")
-                lab = _labels((("endpoint", ep), ("method", m)))
-                out.append(
-                    f"scoring_request_duration_seconds_sum{lab} {_num(self._hist_sum[(ep, m)])}"
-                )
-                out.append(
-                    f"scoring_request_duration_seconds_count{lab} {self._hist_count[(ep, m)]}"
-                )
-            family("scoring_decisions_total", "counter", "Decisions taken, by action.")
-            for a, v in sorted(self._decisions.items()):
-                out.append(f"scoring_decisions_total{_labels((('action', a),))} {_num(v)}")
-            family(
-                "scoring_decisions_requiring_review_total",
-                "counter",
-                "Decisions returned with requires_review (GDPR art. 22).",
-            )
-            out.append(f"scoring_decisions_requiring_review_total {_num(self._reviews)}")
-            family(
-                "scoring_unknown_values_total",
-                "counter",
-                "Cases with a value never seen in training, by field.",
-            )
-            for f, v in sorted(self._unknown.items()):
-                out.append(f"scoring_unknown_values_total{_labels((('field', f),))} {_num(v)}")
-            family("scoring_batches_total", "counter", "Micro-batches run, by endpoint.")
-            for ep, v in sorted(self._batches.items()):
-                out.append(f"scoring_batches_total{_labels((('endpoint', ep),))} {_num(v)}")
-            family(
-                "scoring_batched_requests_total",
-                "counter",
-                "Requests served by micro-batches, by endpoint (divided by scoring_batches_total:"
-                " the mean batch size).",
-            )
-            for ep, v in sorted(self._batched.items()):
-                out.append(
-                    f"scoring_batched_requests_total{_labels((('endpoint', ep),))} {_num(v)}"
-                )
-            family("scoring_model_reloads_total", "counter", "Model reloads by result.")
-            for r, v in sorted(self._reloads.items()):
-                out.append(f"scoring_model_reloads_total{_labels((('result', r),))} {_num(v)}")
-            family("scoring_model_version", "gauge", "Registry version of each model in use.")
-            for k, v in sorted(self._versions.items()):  # type: ignore[assignment]
-                try:
-                    num = _num(float(v))
-                except ValueError:
-                    continue
-                out.append(f"scoring_model_version{_labels((('model', k),))} {num}")
-            family(
-                "scoring_review_events_total",
-                "counter",
-                "Review verdicts (approve, reject, replace) and contests recorded.",
-            )
-            for e, v in sorted(self._review_events.items()):
-                out.append(f"scoring_review_events_total{_labels((('event', e),))} {_num(v)}")
-            family(
-                "scoring_webhook_deliveries_total",
-                "counter",
-                "Webhook delivery attempts by result (delivered, retried, failed).",
-            )
-            for r, v in sorted(self._webhook.items()):
-                out.append(f"scoring_webhook_deliveries_total{_labels((('result', r),))} {_num(v)}")
-            for name, (help_, values) in sorted(self._gauges.items()):
-                family(name, "gauge", help_)
-                for glab, gv in sorted(values.items()):
-                    out.append(f"{name}{_labels(glab)} {_num(gv)}")
-            family("scoring_ready", "gauge", "1 when models are loaded and requests are served.")
-            out.append(f"scoring_ready {self._ready}")
-            family("scoring_start_time_seconds", "gauge", "Start time of the process (epoch).")
-            out.append(f"scoring_start_time_seconds {_num(self.started)}")
-        return "\n".join(out) + "\n"
+        """All metrics in the Prometheus text format (every worker's, in multiprocess mode)."""
+        if self.multiprocess:
+            merged = CollectorRegistry()
+            multiprocess.MultiProcessCollector(merged)
+            return generate_latest(merged).decode("utf-8")
+        return generate_latest(self.registry).decode("utf-8")
 
 
 class MetricsMiddleware:
