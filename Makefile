@@ -19,18 +19,26 @@ v = registry.alias_versions(registry.ALL_MODELS, "champion")
 raise SystemExit(0 if any(x is not None for x in v.values()) else 1)
 endef
 export HAS_CHAMPION
-.PHONY: help install data validate train serve run ui test lint format bench kpis report notebooks clean
+.PHONY: help install lock data validate train serve run ui test lint format bench kpis report notebooks clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(BIN)/scoring: pyproject.toml
+$(BIN)/scoring: pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
 	@touch $@
 
-install: $(BIN)/scoring  ## create .venv and install the package with its dev tools
+install: $(BIN)/scoring  ## create .venv and install the package with its dev tools (versions of requirements.lock)
+
+lock: install  ## rewrite requirements.lock from pyproject.toml's ranges (newest allowed versions)
+	$(PY) -m venv /tmp/scoring-lock-venv
+	/tmp/scoring-lock-venv/bin/pip install -q --upgrade pip
+	/tmp/scoring-lock-venv/bin/pip install -q -e '.[dev]'
+	{ head -3 requirements.lock; /tmp/scoring-lock-venv/bin/pip freeze --exclude-editable | grep -v '^scoring=='; } > requirements.lock.tmp
+	mv requirements.lock.tmp requirements.lock
+	rm -rf /tmp/scoring-lock-venv
 
 data: install  ## generate the synthetic data set (DEBTORS, SEED, DATA)
 	$(BIN)/scoring generate --out $(DATA) --debtors $(DEBTORS) --seed $(SEED)
