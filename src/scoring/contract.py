@@ -157,7 +157,7 @@ class ContractError(ValueError):
 # Reading
 
 
-def _find_table(data_dir: Path, name: str) -> Path | None:
+def find_table(data_dir: Path, name: str) -> Path | None:
     for ext in (".parquet", ".csv"):
         p = data_dir / f"{name}{ext}"
         if p.exists():
@@ -173,7 +173,7 @@ def read_raw_tables(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], list
     tables: dict[str, pd.DataFrame] = {}
     problems: list[Problem] = []
     for name in TABLES:
-        path = _find_table(data_dir, name)
+        path = find_table(data_dir, name)
         if path is None:
             problems.append(
                 Problem(name, "-", f"missing table: expected {name}.parquet or {name}.csv")

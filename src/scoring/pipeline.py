@@ -154,7 +154,7 @@ def stage_load(
     tracking.set_stage("validate")
     tables = load_tables(data_dir)
     fp = fingerprint(tables)
-    tracking.log_data(tables, fp, config_file, config)
+    tracking.log_data(tables, fp, config_file, config, data_dir)
     tracking.log_kpis(tables, workdir)
     return tables, fp
 

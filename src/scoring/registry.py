@@ -1,8 +1,10 @@
 """MLflow: tracking set-up, model logging and registration, aliases, promotion, loading.
 
 Every model is registered as a custom pyfunc whose artifact is the model's own JSON file, so
-``mlflow models serve -m models:/NAME@champion --env-manager local`` serves probabilities, and
-the service loads the same file directly (no pyfunc overhead on the hot path).
+``mlflow models serve -m models:/NAME@champion`` serves probabilities (the pyfunc carries the
+few modules it imports and pins its complete dependency closure, so it also serves from a
+fresh environment, outside this repository), and the service loads the same file directly
+(no pyfunc overhead on the hot path).
 """
 
 from __future__ import annotations
@@ -124,8 +126,42 @@ def signature_frame(X: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: the modules a logged risk model imports when loaded (``RiskModel.load`` and predict), shipped
+#: with it as ``code_paths``: a model server needs neither the rest of the package nor its
+#: dependencies (the case builder, holidays, pydantic, Optuna, SHAP, FastAPI)
+PYFUNC_MODULES = (
+    "scoring/__init__.py",
+    "scoring/contract.py",
+    "scoring/features/__init__.py",
+    "scoring/features/catalogue.py",
+    "scoring/features/matrix.py",
+    "scoring/models/__init__.py",
+    "scoring/models/calibration.py",
+    "scoring/models/risk.py",
+)
+#: the distributions the loading path imports; their whole dependency closure is logged
+PYFUNC_ROOTS = ("mlflow", "lightgbm", "numpy", "pandas", "scikit-learn", "scipy")
+
+
+def pyfunc_code(dest: Path) -> Path:
+    """Copy :data:`PYFUNC_MODULES` under ``dest/scoring``; returns that package folder."""
+    import shutil
+
+    src = Path(__file__).resolve().parent.parent
+    for rel in PYFUNC_MODULES:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src / rel, target)
+    return dest / "scoring"
+
+
 def log_risk_model(model, X_example: pd.DataFrame, key: str) -> str:
-    """Log a :class:`RiskModel` as a pyfunc in the active run; returns the model URI."""
+    """Log a :class:`RiskModel` as a pyfunc in the active run; returns the model URI.
+
+    The pyfunc carries the code it loads (:data:`PYFUNC_MODULES`) and pins the complete
+    dependency closure of what that code imports (:func:`pyfunc_requirements`), so that
+    ``mlflow models serve`` with its default virtualenv manager serves it outside this
+    repository."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -138,9 +174,10 @@ def log_risk_model(model, X_example: pd.DataFrame, key: str) -> str:
             name=key,
             python_model=str(Path(__file__).parent / "mlflow_models" / "risk_pyfunc.py"),
             artifacts={"model": str(path)},
+            code_paths=[str(pyfunc_code(Path(tmp) / "code"))],
             signature=infer_signature(example, out),
             input_example=example,
-            pip_requirements=_requirements(),
+            pip_requirements=pyfunc_requirements(),
         )
     return info.model_uri
 
@@ -153,15 +190,39 @@ def log_json_model(obj_path: Path, key: str) -> str:
         name=key,
         python_model=str(Path(__file__).parent / "mlflow_models" / "artifact_pyfunc.py"),
         artifacts={"model": str(obj_path)},
-        pip_requirements=_requirements(),
+        pip_requirements=pyfunc_requirements(("mlflow",)),
     )
     return info.model_uri
 
 
-def _requirements() -> list[str]:
-    from importlib.metadata import version
+def pyfunc_requirements(roots: tuple[str, ...] = PYFUNC_ROOTS) -> list[str]:
+    """``name==version`` for every distribution ``roots`` need, transitively, at the versions
+    installed here (the versions of ``requirements.lock`` that CI tests; a test checks they
+    agree). Extras are not followed; environment markers are evaluated for this machine."""
+    from importlib.metadata import PackageNotFoundError, distribution
 
-    return [f"{p}=={version(p)}" for p in ("lightgbm", "pandas", "numpy", "scikit-learn")]
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, str] = {}
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        key = canonicalize_name(name)
+        if key in pins:
+            continue
+        try:
+            dist = distribution(name)
+        except PackageNotFoundError:
+            if name in roots:
+                raise
+            continue  # an optional dependency not installed here
+        pins[key] = dist.version
+        for line in dist.requires or []:
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return [f"{k}=={v}" for k, v in sorted(pins.items())]
 
 
 # --------------------------------------------------------------------------------------

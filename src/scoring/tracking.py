@@ -70,8 +70,12 @@ def log_registered(versions: dict[str, int]) -> None:
 # Data
 
 
-def log_data(tables: dict[str, pd.DataFrame], fp: str, config_file: Path, config=None) -> None:
-    """The training configuration (file, version, fingerprint) and what the data set holds."""
+def log_data(
+    tables: dict[str, pd.DataFrame], fp: str, config_file: Path, config=None, data_dir=None
+) -> None:
+    """The training configuration (file, version, fingerprint) and what the data set holds:
+    each contract table as an MLflow dataset input of the run (name, source file, digest,
+    schema, rows), so the MLflow UI shows what a version was trained on."""
     import mlflow
 
     mlflow.log_artifact(str(config_file), "config")
@@ -90,6 +94,24 @@ def log_data(tables: dict[str, pd.DataFrame], fp: str, config_file: Path, config
             "n_actions": len(tables["actions"]),
         }
     )
+    log_inputs(tables, fp, data_dir)
+
+
+def log_inputs(tables: dict[str, pd.DataFrame], fp: str, data_dir=None) -> None:
+    """``mlflow.log_input`` of every table (context ``training``, tagged with the data set's
+    fingerprint); the source is the table's file when the data set is a folder."""
+    import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
+
+    from scoring.contract import find_table
+
+    for name, df in tables.items():
+        source = "in-memory tables"
+        if data_dir is not None:
+            path = find_table(Path(data_dir), name)
+            source = str(path.resolve()) if path is not None else str(Path(data_dir).resolve())
+        ds = from_pandas(df, source=source, name=name)
+        mlflow.log_input(ds, context="training", tags={"data_fingerprint": fp})
 
 
 def log_kpis(

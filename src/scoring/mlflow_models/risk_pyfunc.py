@@ -1,7 +1,9 @@
 """Pyfunc of a risk model: feature frame in (categoricals as strings), calibrated probability out.
 
 Logged with ``mlflow.pyfunc.log_model(python_model=<this file>)`` (models from code), so that
-``mlflow models serve -m models:/NAME@champion --env-manager local`` returns probabilities.
+``mlflow models serve -m models:/NAME@champion`` returns probabilities. ``load_context`` imports
+only :mod:`scoring.models.risk` and what it needs, which the model carries in its ``code/``
+folder (:data:`scoring.registry.PYFUNC_MODULES`).
 """
 
 from __future__ import annotations
