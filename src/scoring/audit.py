@@ -20,6 +20,12 @@ the SHA-256 of the record's canonical content and of the previous link (one chai
 appends serialised by a lock on the chain head, so several replicas on one PostgreSQL share
 it). :func:`verify_chain` (``scoring audit verify``) recomputes every link and names the first
 broken one: a record changed or deleted, a link removed, a record written around the chain.
+
+The schema is managed by Alembic migrations (:mod:`scoring.audit_migrations`, version table
+``audit_alembic_version``): :func:`upgrade_schema` brings a store to the latest revision when it
+opens (or ``scoring audit migrate``), under a lock so that replicas starting together migrate
+once; a store written before migrations existed is stamped at the baseline first, and one
+migrated by a newer release is refused (:class:`AuditConfigError`).
 """
 
 from __future__ import annotations
@@ -37,13 +43,14 @@ import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
     import pandas as pd
+    from alembic.config import Config
 
 log = logging.getLogger("scoring.audit")
 
@@ -207,6 +214,172 @@ class AuditConfigError(RuntimeError):
     """The audit trail cannot be opened safely."""
 
 
+# --------------------------------------------------------------------------------------
+# Schema migrations (Alembic)
+
+#: Alembic's version table of the audit schema: not ``alembic_version``, which MLflow uses
+#: when its tracking store shares the database
+VERSION_TABLE = "audit_alembic_version"
+#: the first revision: the schema written by ``metadata.create_all`` before migrations
+BASELINE_REVISION = "116dcf0dcce5"
+#: the tables of the baseline (a store holding any of them but no version table predates
+#: migrations)
+BASELINE_TABLES = (
+    "decisions", "outcomes", "score_calls", "reviews", "drift_samples", "audit_meta",
+    "audit_chain",
+)  # fmt: skip
+#: key of the PostgreSQL advisory lock held while migrating (a constant, same everywhere)
+MIGRATION_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"scoring.audit schema migration").digest()[:8], "big", signed=True
+)
+
+#: Alembic's ``context`` and ``op`` are module-level proxies: one migration at a time in a
+#: process (taken after the database's lock, see :func:`upgrade_schema`)
+_ALEMBIC_LOCK = threading.Lock()
+
+
+class SchemaUpgrade(NamedTuple):
+    """What :func:`upgrade_schema` did: revisions before (None: no version table) and after,
+    and whether tables of a release before migrations were adopted (stamped)."""
+
+    before: str | None
+    after: str | None
+    adopted: bool = False
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """The Alembic configuration of the audit schema, built in code (no ``alembic.ini``);
+    ``url`` only serves offline SQL (``--sql``)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("audit_migrations")))
+    cfg.set_main_option("path_separator", "os")
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def schema_revision(conn) -> str | None:
+    """The revision a database is at (None: no version table or no row)."""
+    if not sa.inspect(conn).has_table(VERSION_TABLE):
+        return None
+    found = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    return ",".join(sorted(found)) if found else None
+
+
+def _check_known(script, current: str | None, where: str) -> None:
+    from alembic.util import CommandError
+
+    for rev in (current or "").split(","):
+        if not rev:
+            continue
+        try:
+            known = script.get_revision(rev)
+        except CommandError:  # ResolutionError and friends
+            known = None
+        if known is None:
+            raise AuditConfigError(
+                f"the audit trail at {where} is at schema revision {rev!r}, which this version "
+                "of scoring does not know: a newer release migrated it. Upgrade scoring to "
+                "that release (or newer); do not open the store with this one"
+            )
+
+
+def _lock_schema(conn) -> None:
+    """Serialise migrations of one database until ``conn`` commits (replicas and workers
+    starting together): an advisory transaction lock on PostgreSQL, the write lock on SQLite
+    (``BEGIN IMMEDIATE``, which waits up to the busy timeout)."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+    elif name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def upgrade_schema(engine: Engine, config: Config | None = None) -> SchemaUpgrade:
+    """Bring the audit schema of ``engine`` to the latest revision.
+
+    An empty database is migrated from scratch; one whose audit tables were created before
+    migrations (no version table) is stamped at :data:`BASELINE_REVISION` (tables missing
+    from an older store are created first) and then upgraded; a versioned one is upgraded
+    (nothing to do when current). Everything happens in one transaction under a lock (see
+    :func:`_lock_schema`), rechecked once the lock is held, so that concurrent openers
+    migrate once. A revision this code does not know raises :class:`AuditConfigError`.
+    ``config`` replaces :func:`alembic_config` (tests add revisions).
+    """
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    cfg = config or alembic_config()
+    script = ScriptDirectory.from_config(cfg)
+    head = script.get_current_head()
+    where = engine.url.render_as_string(hide_password=True)
+    with engine.connect() as conn:
+        current = schema_revision(conn)
+    _check_known(script, current, where)
+    if current == head:
+        return SchemaUpgrade(current, current)
+    with engine.connect() as conn, contextlib.ExitStack() as locks:
+        _lock_schema(conn)
+        locks.enter_context(_ALEMBIC_LOCK)
+        current = schema_revision(conn)
+        _check_known(script, current, where)
+        adopted = False
+        cfg.attributes["connection"] = conn
+        try:
+            if current is None:
+                present = set(sa.inspect(conn).get_table_names()) & set(BASELINE_TABLES)
+                if present:
+                    adopted = True
+                    cfg.attributes["audit_existing_tables"] = present
+                    if len(present) == len(BASELINE_TABLES):
+                        command.stamp(cfg, BASELINE_REVISION)
+                    else:  # an older store: the baseline creates only the missing tables
+                        command.upgrade(cfg, BASELINE_REVISION)
+            command.upgrade(cfg, "heads")
+            after = schema_revision(conn)
+            conn.commit()
+        finally:
+            cfg.attributes.pop("connection", None)
+            cfg.attributes.pop("audit_existing_tables", None)
+    if after != current:
+        log.info(
+            "audit schema of %s: %s -> %s%s", where, current or "(none)", after,
+            " (tables of a release before migrations, stamped)" if adopted else "",
+        )  # fmt: skip
+    return SchemaUpgrade(current, after, adopted)
+
+
+def upgrade_schema_sql(engine: Engine, url: str) -> None:
+    """Print (stdout) the SQL that :func:`upgrade_schema` would run on ``engine``, without
+    running it (offline mode, for a DBA); ``url`` is the URL of ``engine`` (with password)."""
+    from alembic.script import ScriptDirectory
+
+    cfg = alembic_config(url)
+    script = ScriptDirectory.from_config(cfg)
+    with engine.connect() as conn:
+        current = schema_revision(conn)
+        present = set(sa.inspect(conn).get_table_names()) & set(BASELINE_TABLES)
+    _check_known(script, current, engine.url.render_as_string(hide_password=True))
+    with _ALEMBIC_LOCK:
+        _print_upgrade_sql(cfg, script, current, present)
+
+
+def _print_upgrade_sql(cfg: Config, script, current: str | None, present: set[str]) -> None:
+    from alembic import command
+
+    if current is None and present:
+        if len(present) < len(BASELINE_TABLES):
+            cfg.attributes["audit_existing_tables"] = present
+            command.upgrade(cfg, BASELINE_REVISION, sql=True)
+        else:
+            command.stamp(cfg, BASELINE_REVISION, sql=True)
+        current = BASELINE_REVISION
+    if current != script.get_current_head():
+        command.upgrade(cfg, f"{current}:heads" if current else "heads", sql=True)
+
+
 def utc_naive(t: dt.datetime | None) -> dt.datetime | None:
     """UTC wall time without tzinfo (how every timestamp is stored)."""
     if t is None:
@@ -252,6 +425,20 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """The engine of an audit store (SQLite: WAL, ``synchronous=FULL``, a busy timeout)."""
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
+        )
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
 
 
 class _BackgroundWriter:
@@ -310,30 +497,30 @@ class AuditStore:
         self._key = key
         self.key_id = hashlib.sha256(b"scoring-audit-key|" + key).hexdigest()[:16]
         self.engine: Engine = self._engine(url)
-        metadata.create_all(self.engine)
-        self._check_key()
+        try:
+            self.schema = upgrade_schema(self.engine)
+            self._check_key()
+        except Exception:
+            self.engine.dispose()
+            raise
         self._score_writer: _BackgroundWriter | None = None
         self._drift_writer: _BackgroundWriter | None = None
         self._writer_lock = threading.Lock()
 
     @staticmethod
     def _engine(url: str) -> Engine:
-        if url.startswith("sqlite"):
-            path = sa.engine.make_url(url).database
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            engine = sa.create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
-            )
-            sa.event.listen(engine, "connect", _sqlite_pragmas)
-            return engine
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+        return make_engine(url)
+
+    @staticmethod
+    def url_of(settings) -> str:
+        """The URL of the store the settings name (``audit_url``, default SQLite in home)."""
+        return settings.audit_url or f"sqlite:///{Path(settings.home).resolve() / 'audit.db'}"
 
     @classmethod
     def from_settings(cls, settings) -> AuditStore:
         """Open the store the settings name (see the module docstring)."""
         home = Path(settings.home).resolve()
-        url = settings.audit_url or f"sqlite:///{home / 'audit.db'}"
+        url = cls.url_of(settings)
         if settings.audit_key:
             key = settings.audit_key.encode("utf-8")
             if len(key) < 16:
@@ -349,11 +536,14 @@ class AuditStore:
 
     def _check_key(self) -> None:
         self._init_chain()
-        with self.engine.begin() as conn:
-            row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "hash_key_id")).first()
-            if row is None:
+        # another replica may record its key id at the same moment: then compare with it
+        with contextlib.suppress(sa.exc.IntegrityError), self.engine.begin() as conn:
+            have = conn.execute(sa.select(meta.c.key).where(meta.c.key == "hash_key_id")).first()
+            if have is None:
                 conn.execute(sa.insert(meta).values(key="hash_key_id", value=self.key_id))
-            elif row[0] != self.key_id:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "hash_key_id")).first()
+            if row is not None and row[0] != self.key_id:
                 raise AuditConfigError(
                     f"the audit trail at {self.engine.url!r} was started with another HMAC key "
                     f"(key id {row[0]}, now {self.key_id}): restore the original key "

@@ -617,6 +617,47 @@ def audit_verify() -> None:
     )
 
 
+@audit_app.command("migrate")
+def audit_migrate(
+    sql: Annotated[
+        bool,
+        typer.Option("--sql", help="Print the SQL of the migration instead of running it."),
+    ] = False,
+) -> None:
+    """Bring the audit trail's schema (SCORING_AUDIT_URL, default <home>/audit.db) to this
+    release's revision; prints the revision before and after. The service does it when it
+    starts; this is for operators who migrate before rolling out."""
+    from scoring.audit import (
+        AuditConfigError,
+        AuditStore,
+        make_engine,
+        upgrade_schema,
+        upgrade_schema_sql,
+    )
+    from scoring.settings import get_settings
+
+    url = AuditStore.url_of(get_settings())
+    engine = make_engine(url)
+    shown = engine.url.render_as_string(hide_password=True)
+    try:
+        if sql:
+            upgrade_schema_sql(engine, url)
+            return
+        res = upgrade_schema(engine)
+    except AuditConfigError as exc:
+        _fail(str(exc))
+    finally:
+        engine.dispose()
+    before = res.before or "none (empty database)"
+    if res.adopted:
+        before = "none (tables of a release before migrations: stamped at the baseline)"
+    typer.echo(f"audit schema of {shown}")
+    typer.echo(f"  before: {before}")
+    typer.echo(
+        f"  after:  {res.after}" + ("  (already current)" if res.after == res.before else "")
+    )
+
+
 keys_app = typer.Typer(help="API keys of the HTTP service.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
