@@ -218,6 +218,8 @@ def stage_risk_models(
             key, model, res.trials, table, m, ts, p, summary, fp, data_dir, workdir
         )
         out.version_tags[key] = {
+            **champion_same_period(key, ts, out.metrics),
+            "test_period_from": str(ts.meta.loc[ts.meta["period"] == "test", "as_of"].min())[:10],
             "test_roc_auc": f"{m[f'{key}_test_roc_auc']:.6f}",
             "test_brier": f"{m[f'{key}_test_brier']:.6f}",
             "test_ece": f"{m[f'{key}_test_ece']:.6f}",
@@ -226,6 +228,32 @@ def stage_risk_models(
             "leaves": str(model.info["leaves"]),
         }
     return out
+
+
+def champion_same_period(key: str, ts: TrainingSet, metrics: dict[str, float]) -> dict[str, str]:
+    """The champion in use evaluated on this run's test period (same cases, same labels), so
+    that ``scoring promote`` compares challenger and champion on the same, latest period:
+    version tags ``gate_champion_version`` and ``gate_champion_test_roc_auc``, and the metric
+    ``<key>_champion_test_roc_auc`` (nothing without a readable champion)."""
+    import mlflow
+
+    from scoring import registry
+
+    champion, version = registry.champion_risk_model(key)
+    if champion is None or version is None:
+        return {}
+    try:
+        table, _ = evaluate_risk_model(champion, ts, "test")
+    except Exception as exc:  # noqa: BLE001 - e.g. a feature the data no longer has
+        log.warning("champion %s v%s cannot be evaluated on this data: %s", key, version, exc)
+        return {}
+    auc = flat_metrics(table, "c").get("c_roc_auc")
+    if auc is None:
+        return {}
+    metrics[f"{key}_champion_test_roc_auc"] = auc
+    if mlflow.active_run() is not None:
+        mlflow.log_metric(f"{key}_champion_test_roc_auc", auc)
+    return {"gate_champion_version": str(version), "gate_champion_test_roc_auc": f"{auc:.6f}"}
 
 
 def stage_log_models(models: dict[str, RiskModel], ts: TrainingSet) -> dict[str, str]:

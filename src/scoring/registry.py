@@ -258,10 +258,27 @@ def register_all(
                 client.set_model_version_tag(name, str(version), k, str(v))
             if descriptions and descriptions.get(key):
                 client.update_model_version(name, str(version), description=descriptions[key])
+        new = {key: v for key, (_, v) in zip(model_uris, created, strict=True)}
+        champion = release_versions(ALL_MODELS, CHAMPION, client)
+        firsts = {k: v for k, v in new.items() if champion.get(k) is None}
+        run_id = _run_of(client, created)
+        # the challenger release: this run's models, and the champion's for models this run
+        # did not train (so that it is what would go live)
+        carried = {k: v for k, v in champion.items() if k not in new and v is not None}
+        write_release(
+            client, CHALLENGER, new | carried, "registered by scoring train", "system", run_id,
+            carried=sorted(carried),
+        )  # fmt: skip
+        if firsts:  # a model's first version is also its champion (one step for the service)
+            write_release(
+                client, CHAMPION, {k: v for k, v in champion.items() if v is not None} | firsts,
+                "first version ever trained: " + ", ".join(sorted(firsts)), "system", run_id,
+            )  # fmt: skip
         for name, version in created:
             client.set_registered_model_alias(name, CHALLENGER, str(version))
-            if _alias_version(client, name, CHAMPION) is None:
-                _set_champion(client, name, version, "first version ever trained", "system")
+        for key, version in firsts.items():
+            _set_champion(client, registered_name(key), version, "first version ever trained",
+                          "system")  # fmt: skip
     except BaseException:
         for name, version in created:
             with contextlib.suppress(Exception):  # best effort rollback
@@ -275,6 +292,103 @@ def _alias_version(client, name: str, alias: str) -> int | None:
         return int(client.get_model_version_by_alias(name, alias).version)
     except Exception:  # noqa: BLE001 - missing alias or model
         return None
+
+
+# --------------------------------------------------------------------------------------
+# Releases: the set of versions that goes live together
+
+
+RELEASE_TAG_PREFIX = "release."
+
+
+def release_name(settings: Settings | None = None) -> str:
+    """The registered model whose tags hold the releases (``release.champion``, ...)."""
+    s = settings or get_settings()
+    return f"{s.model_prefix}-release"
+
+
+def read_release(alias: str, client=None) -> dict | None:
+    """The release record behind ``alias`` (``versions`` by model key, ``run_id``, ``at``,
+    ``by``, ``reason``, ``previous``), or ``None`` for a registry that has none (written before
+    releases existed). One read of one tag: a promotion, one write of that tag, is seen
+    whole or not at all. :class:`RegistryUnavailable` when the registry cannot answer."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = client or MlflowClient()
+    try:
+        rm = client.get_registered_model(release_name())
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+            return None
+        raise RegistryUnavailable(f"model registry: {exc.message.splitlines()[0]}") from exc
+    except (OSError, ConnectionError) as exc:
+        raise RegistryUnavailable(f"model registry unreachable: {exc}") from exc
+    raw = rm.tags.get(RELEASE_TAG_PREFIX + alias)
+    if raw is None:
+        return None
+    record = json.loads(raw)
+    record["versions"] = {k: int(v) for k, v in record["versions"].items()}
+    return record
+
+
+def write_release(
+    client, alias: str, versions: dict[str, int], reason: str, who: str,
+    run_id: str | None = None, **extra,
+) -> dict:  # fmt: skip
+    """Point ``alias`` at the set ``versions`` in one write (and keep a history tag)."""
+    from mlflow.exceptions import MlflowException
+
+    name = release_name()
+    try:
+        client.create_registered_model(
+            name,
+            description=(
+                "Releases of the collection models: the tags release.champion and "
+                "release.challenger name the versions the service loads together "
+                "(written by scoring train and scoring promote)."
+            ),
+        )
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    previous = read_release(alias, client)
+    stamp = dt.datetime.now(dt.UTC)
+    record = {
+        "alias": alias,
+        "versions": {k: int(v) for k, v in sorted(versions.items())},
+        "run_id": run_id,
+        "at": stamp.isoformat(timespec="seconds"),
+        "by": who,
+        "reason": reason,
+        "previous": previous["versions"] if previous else None,
+        **extra,
+    }
+    text = json.dumps(record)
+    client.set_registered_model_tag(name, RELEASE_TAG_PREFIX + alias, text)  # the one step
+    client.set_registered_model_tag(
+        name, f"{RELEASE_TAG_PREFIX}history.{alias}.{stamp:%Y%m%dT%H%M%S.%f}Z", text
+    )
+    return record
+
+
+def release_versions(keys: tuple[str, ...], alias: str, client=None) -> dict[str, int | None]:
+    """The version of each model the service loads for ``alias``: the release record's, or
+    (a registry without releases) the alias of each model."""
+    from mlflow import MlflowClient
+
+    client = client or MlflowClient()
+    record = read_release(alias, client)
+    if record is None:
+        return {k: _alias_version(client, registered_name(k), alias) for k in keys}
+    return {k: record["versions"].get(k) for k in keys}
+
+
+def _run_of(client, created: list[tuple[str, int]]) -> str | None:
+    for name, version in created:
+        with contextlib.suppress(Exception):
+            return client.get_model_version(name, str(version)).run_id
+    return None
 
 
 def _set_champion(
@@ -324,36 +438,35 @@ class PromotionDecision:
     reason: str
 
 
-#: the metric that decides promotion, and whether higher is better
-PROMOTION_METRIC = {
-    "default_risk": ("test_roc_auc", True),
-    "dispute_risk": ("test_roc_auc", True),
-    "policy": ("ope_dr_value", True),
-}
-
-
 def promote(
-    keys: tuple[str, ...],
+    keys: tuple[str, ...] = ALL_MODELS,
     force: bool = False,
     who: str | None = None,
     note: str = "",
     tolerance: float = 0.0,
 ) -> list[PromotionDecision]:
-    """Move ``champion`` to ``challenger`` where the challenger is not worse on its test metric.
+    """Make the challenger release the champion where it is not worse, on the same period.
 
-    The comparison uses the metric recorded on each version (``test_roc_auc`` for risk models,
-    the doubly robust off-policy value for the policy); ``force`` promotes regardless.
-    Every promotion is recorded with who, when and why.
+    Each model of ``keys`` whose challenger differs from its champion is judged on the
+    challenger's held-out test period, where ``scoring train`` evaluated the champion of the
+    time too: the ROC AUC of both risk models on the same cases, the policy's doubly robust
+    lower bound against the champion's estimate. A comparison made against another champion
+    than today's is refused (retrain). The models go live together: if any of them is
+    refused, none is promoted (``force`` promotes regardless). The new champion release is
+    written in one step (the service switches on it), then the aliases move and every
+    promotion is recorded with who, when and why.
     """
     from mlflow import MlflowClient
 
     client = MlflowClient()
     who = who or getpass.getuser()
-    out = []
+    champ_rel = release_versions(ALL_MODELS, CHAMPION, client)
+    chall_rel = release_versions(ALL_MODELS, CHALLENGER, client)
+    judged: list[tuple[PromotionDecision, dict]] = []
+    out: list[PromotionDecision] = []
     for key in keys:
         name = registered_name(key)
-        champ = _alias_version(client, name, CHAMPION)
-        chall = _alias_version(client, name, CHALLENGER)
+        champ, chall = champ_rel.get(key), chall_rel.get(key)
         if chall is None:
             out.append(PromotionDecision(key, name, champ, chall, False, "no challenger version"))
             continue
@@ -363,30 +476,83 @@ def promote(
             )
             continue
         figures: dict = {}
-        if key == "policy" and champ is not None:
+        if champ is None:
+            ok, why = True, "no champion yet"
+        elif key == "policy":
             ok, why, figures = _policy_gate(client, name, champ, chall)
+        elif key in OPTIONAL_MODELS:
+            ok, why = True, "goes live with the case models of its training run"
         else:
-            metric, higher = PROMOTION_METRIC.get(key, ("test_roc_auc", True))
-            c_val = _version_metric(client, name, chall, metric)
-            h_val = _version_metric(client, name, champ, metric) if champ is not None else None
-            if champ is None:
-                ok, why = True, "no champion yet"
-            elif c_val is None or h_val is None:
-                ok, why = False, f"{metric} missing on a version"
-            else:
-                diff = (c_val - h_val) if higher else (h_val - c_val)
-                ok = diff >= -tolerance
-                why = f"{metric}: challenger v{chall} {c_val:.4f} vs champion v{champ} {h_val:.4f}"
+            ok, why, figures = _risk_gate(client, key, name, champ, chall, tolerance)
         if force and not ok:
             ok, why = True, f"forced ({why})"
-        if ok:
-            _set_champion(
-                client, name, chall, (note + "; " if note else "") + why, who, champ, figures
+        judged.append((PromotionDecision(key, name, champ, chall, ok, why), figures))
+    refused = [d.key for d, _ in judged if not d.promoted]
+    if refused:
+        for d, _ in judged:
+            d.promoted = False
+            d.reason = (
+                f"not promoted: {d.reason}"
+                if d.key in refused
+                else f"not promoted: kept with its release ({', '.join(refused)} refused); {d.reason}"
             )
-        out.append(
-            PromotionDecision(key, name, champ, chall, ok, why if ok else f"not promoted: {why}")
+        return out + [d for d, _ in judged]
+    if judged:
+        live = {k: v for k, v in champ_rel.items() if v is not None}
+        live |= {d.key: int(d.challenger) for d, _ in judged if d.challenger is not None}
+        chall_record = read_release(CHALLENGER, client) or {}
+        write_release(
+            client, CHAMPION, live, (note + "; " if note else "") + "promoted: "
+            + ", ".join(f"{d.key} v{d.champion}->v{d.challenger}" for d, _ in judged),
+            who, chall_record.get("run_id"),
+        )  # fmt: skip
+        for d, figures in judged:
+            _set_champion(
+                client, d.name, int(d.challenger or 0), (note + "; " if note else "") + d.reason,
+                who, d.champion, figures,
+            )  # fmt: skip
+    return out + [d for d, _ in judged]
+
+
+def _risk_gate(
+    client, key: str, name: str, champ: int, chall: int, tolerance: float
+) -> tuple[bool, str, dict]:
+    """A risk model's promotion gate: the challenger's test ROC AUC against the champion's on
+    the same test period (the challenger's), both computed by ``scoring train``."""
+    tags = client.get_model_version(name, str(chall)).tags
+    c_val, h_val = _float(tags.get("test_roc_auc")), _float(tags.get("gate_champion_test_roc_auc"))
+    evaluated = tags.get("gate_champion_version")
+    figures = {
+        "challenger_test_roc_auc": c_val,
+        "champion_test_roc_auc_same_period": h_val,
+        "period_from": tags.get("test_period_from"),
+        "champion_evaluated": evaluated,
+    }
+    if c_val is None or h_val is None or evaluated is None:
+        return (
+            False,
+            (
+                f"challenger v{chall} was not evaluated against a champion on its test period "
+                "(retrain with the current champion registered, or --force)"
+            ),
+            figures,
         )
-    return out
+    if int(evaluated) != champ:
+        return (
+            False,
+            (
+                f"challenger v{chall} was compared with v{evaluated}, but the champion is now "
+                f"v{champ} (retrain, or --force)"
+            ),
+            figures,
+        )
+    ok = c_val - h_val >= -tolerance
+    period = f" from {tags['test_period_from']}" if tags.get("test_period_from") else ""
+    why = (
+        f"test_roc_auc on the same test period{period}: challenger v{chall} {c_val:.4f} vs "
+        f"champion v{champ} {h_val:.4f}"
+    )
+    return ok, why, figures
 
 
 def _policy_gate(client, name: str, champ: int, chall: int) -> tuple[bool, str, dict]:
@@ -434,12 +600,6 @@ def _float(v: str | None) -> float | None:
     return float(v) if v is not None else None
 
 
-def _version_metric(client, name: str, version: int, metric: str) -> float | None:
-    mv = client.get_model_version(name, str(version))
-    v = mv.tags.get(metric)
-    return float(v) if v is not None else None
-
-
 # --------------------------------------------------------------------------------------
 # Loading
 
@@ -454,20 +614,47 @@ class LoadedModel:
     tags: dict[str, str]
 
 
-def resolve(key: str, alias: str) -> LoadedModel:
-    """Download the artifact of ``NAME@alias`` and return where it is; :class:`ModelNotFound`
-    when there is none, :class:`RegistryUnavailable` when the registry cannot answer."""
+def resolve(key: str, alias: str, version: int | None = None) -> LoadedModel:
+    """Download the artifact of ``NAME@alias`` (or of ``version``, the one a release names)
+    and return where it is; :class:`ModelNotFound` when there is none,
+    :class:`RegistryUnavailable` when the registry cannot answer."""
     import mlflow
     from mlflow import MlflowClient
 
     client = MlflowClient()
     name = registered_name(key)
-    mv = _registry_call(key, alias, lambda: client.get_model_version_by_alias(name, alias))
+    if version is None:
+        mv = _registry_call(key, alias, lambda: client.get_model_version_by_alias(name, alias))
+    else:
+        mv = _registry_call(key, alias, lambda: client.get_model_version(name, str(version)))
     local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{mv.version}"))
     candidates = list(local.rglob(f"{key}.json"))
     if not candidates:
         raise FileNotFoundError(f"{name} v{mv.version}: no {key}.json in its artifacts")
     return LoadedModel(key, name, int(mv.version), alias, candidates[0], dict(mv.tags))
+
+
+def resolve_release(key: str, alias: str) -> LoadedModel:
+    """:func:`resolve` of the version the release behind ``alias`` names for ``key``."""
+    version = _registry_call(key, alias, lambda: release_versions((key,), alias)[key])
+    if version is None:
+        raise ModelNotFound(key, alias, "not part of the release")
+    return resolve(key, alias, version)
+
+
+def champion_risk_model(key: str):
+    """The champion risk model ``key`` and its version (to evaluate it on a challenger's test
+    period): ``(None, None)`` without one, ``(None, version)`` when it cannot be read."""
+    from scoring.models.risk import RiskModel
+
+    try:
+        loaded = resolve_release(key, CHAMPION)
+    except Exception:  # noqa: BLE001 - no registry, no model, no alias
+        return None, None
+    try:
+        return RiskModel.load(loaded.path), loaded.version
+    except Exception:  # noqa: BLE001 - an unreadable champion is not comparable
+        return None, loaded.version
 
 
 def champion_policy():
@@ -476,7 +663,7 @@ def champion_policy():
     from scoring.policy.recommend import Policy
 
     try:
-        loaded = resolve("policy", CHAMPION)
+        loaded = resolve_release("policy", CHAMPION)
     except Exception:  # noqa: BLE001 - no registry, no model, no alias
         return None, None
     try:

@@ -49,7 +49,8 @@ class Bundle:
     def from_registry(
         cls, alias: str = "champion", require_policy: bool = True, require_risk: bool = True
     ) -> Bundle:
-        """Load ``NAME@alias`` of every model from the MLflow registry.
+        """Load the models of the release behind ``alias`` from the MLflow registry (the
+        versions its record names, read once; a registry without releases: ``NAME@alias``).
 
         With ``require_policy`` / ``require_risk`` false, a model without a version under the
         alias is left out and recorded in ``missing`` with the reason training gave (the
@@ -62,9 +63,14 @@ class Bundle:
 
         loaded: dict[str, registry.LoadedModel] = {}
         errors: dict[str, Exception] = {}
+        # one read of the release: the versions of one promotion, never half of two
+        release = registry.release_versions(registry.ALL_MODELS, alias)
         for key in registry.ALL_MODELS:
             try:
-                loaded[key] = registry.resolve(key, alias)
+                version = release[key]
+                if version is None:
+                    raise registry.ModelNotFound(key, alias)
+                loaded[key] = registry.resolve(key, alias, version)
             except Exception as exc:  # noqa: BLE001 - reported below or re-raised
                 errors[key] = exc
         for key, error in errors.items():

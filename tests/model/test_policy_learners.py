@@ -217,6 +217,7 @@ def test_promotion_gate(trained):
     name = registry.registered_name("policy")
     champ = int(client.get_model_version_by_alias(name, "champion").version)
     src = client.get_model_version(name, str(champ))
+    original = registry.read_release("champion")
 
     def challenger(low: float, champ_dr: float, evaluated: int) -> str:
         mv = client.create_model_version(name, src.source, run_id=src.run_id)
@@ -228,6 +229,9 @@ def test_promotion_gate(trained):
             "ope_period_from": "2026-01-01",
         }.items():
             client.set_model_version_tag(name, mv.version, k, str(v))
+        rel = registry.release_versions(registry.ALL_MODELS, "champion", client)
+        versions = {k: v for k, v in rel.items() if v is not None} | {"policy": int(mv.version)}
+        registry.write_release(client, "challenger", versions, "test", "test")
         client.set_registered_model_alias(name, "challenger", mv.version)
         return mv.version
 
@@ -245,6 +249,9 @@ def test_promotion_gate(trained):
     assert rec["figures"]["challenger_dr_ci_low"] == 13.0
     assert rec["figures"]["champion_dr_same_period"] == 12.0
     # put the original champion back for the other tests
+    assert original is not None
+    for alias in ("champion", "challenger"):
+        registry.write_release(client, alias, original["versions"], "test", "test")
     client.set_registered_model_alias(name, "champion", str(champ))
     client.set_registered_model_alias(name, "challenger", str(champ))
     pd.Series(dtype=float)  # keep pandas imported for the helpers above

@@ -108,6 +108,20 @@ def test_reason_texts_use_the_case_values(trained):
     assert "purchase-order" in reason_text("share_no_po_ref", 1.0, "en")
 
 
+def _challenger(key: str, version) -> None:
+    """Make ``version`` of ``key`` the challenger, as ``scoring train`` does (the release
+    record and the alias)."""
+    from mlflow import MlflowClient
+
+    from scoring import registry
+
+    client = MlflowClient()
+    rel = registry.release_versions(registry.ALL_MODELS, "champion", client)
+    versions = {k: v for k, v in rel.items() if v is not None} | {key: int(version)}
+    registry.write_release(client, "challenger", versions, "test", "test")
+    client.set_registered_model_alias(registry.registered_name(key), "challenger", str(version))
+
+
 def test_promotion_rule(trained, monkeypatch):
     from mlflow import MlflowClient
 
@@ -115,19 +129,108 @@ def test_promotion_rule(trained, monkeypatch):
 
     client = MlflowClient()
     name = registry.registered_name("dispute_risk")
-    # a second, worse version: not promoted unless forced
-    v1 = client.get_model_version(name, "1")
+    champ = registry.release_versions(("dispute_risk",), "champion")["dispute_risk"]
+    # a second, worse version on the same test period: not promoted unless forced
+    v1 = client.get_model_version(name, str(champ))
     mv = client.create_model_version(name, v1.source, run_id=v1.run_id)
-    client.set_model_version_tag(name, mv.version, "test_roc_auc", "0.5")
-    client.set_registered_model_alias(name, "challenger", mv.version)
+    for k, v in {"test_roc_auc": "0.5", "gate_champion_test_roc_auc": "0.7",
+                 "gate_champion_version": str(champ)}.items():  # fmt: skip
+        client.set_model_version_tag(name, mv.version, k, v)
+    _challenger("dispute_risk", mv.version)
     (d,) = registry.promote(("dispute_risk",), who="analyst")
-    assert not d.promoted and "not promoted" in d.reason
+    assert not d.promoted and "not promoted" in d.reason and "same test period" in d.reason
     (d,) = registry.promote(("dispute_risk",), force=True, who="analyst", note="test")
     assert d.promoted
     assert int(client.get_model_version_by_alias(name, "champion").version) == int(mv.version)
+    assert registry.release_versions(("dispute_risk",), "champion")["dispute_risk"] == int(
+        mv.version
+    )
     hist = registry.promotion_history("dispute_risk")
     assert (
-        hist[-1]["by"] == "analyst" and hist[-1]["previous"] == 1 and "forced" in hist[-1]["reason"]
+        hist[-1]["by"] == "analyst"
+        and hist[-1]["previous"] == champ
+        and "forced" in hist[-1]["reason"]
+    )
+
+
+def test_a_comparison_on_another_period_or_champion_is_refused(trained):
+    from mlflow import MlflowClient
+
+    from scoring import registry
+
+    client = MlflowClient()
+    name = registry.registered_name("default_risk")
+    champ = registry.release_versions(("default_risk",), "champion")["default_risk"]
+    src = client.get_model_version(name, str(champ))
+    mv = client.create_model_version(name, src.source, run_id=src.run_id)
+    client.set_model_version_tag(name, mv.version, "test_roc_auc", "0.99")
+    _challenger("default_risk", mv.version)
+    (d,) = registry.promote(("default_risk",), who="analyst")
+    assert not d.promoted and "not evaluated against a champion" in d.reason
+    client.set_model_version_tag(name, mv.version, "gate_champion_test_roc_auc", "0.7")
+    client.set_model_version_tag(name, mv.version, "gate_champion_version", str(champ + 50))
+    (d,) = registry.promote(("default_risk",), who="analyst")
+    assert not d.promoted and "compared with" in d.reason
+    _challenger("default_risk", champ)  # leave the registry as it was
+
+
+def test_the_models_of_a_release_go_live_together(trained):
+    """One refused model keeps the whole release out; a promotion is one write of the
+    release record, which is what the service reads (a lone alias move is not)."""
+    from mlflow import MlflowClient
+
+    from scoring import registry
+
+    client = MlflowClient()
+    before = registry.release_versions(registry.ALL_MODELS, "champion")
+    new = {}
+    for key, auc in (("default_risk", "0.9"), ("dispute_risk", "0.4")):
+        name = registry.registered_name(key)
+        src = client.get_model_version(name, str(before[key]))
+        mv = client.create_model_version(name, src.source, run_id=src.run_id)
+        for k, v in {"test_roc_auc": auc, "gate_champion_test_roc_auc": "0.6",
+                     "gate_champion_version": str(before[key])}.items():  # fmt: skip
+            client.set_model_version_tag(name, mv.version, k, v)
+        new[key] = int(mv.version)
+    versions = {k: v for k, v in before.items() if v is not None} | new
+    registry.write_release(client, "challenger", versions, "test", "test")
+    out = {d.key: d for d in registry.promote(who="analyst")}
+    assert (
+        not out["default_risk"].promoted and "kept with its release" in out["default_risk"].reason
+    )
+    assert not out["dispute_risk"].promoted
+    assert registry.release_versions(registry.ALL_MODELS, "champion") == before
+    # a lone alias move (another tool, a half-finished promotion) changes nothing served
+    name = registry.registered_name("default_risk")
+    client.set_registered_model_alias(name, "champion", str(new["default_risk"]))
+    assert registry.release_versions(registry.ALL_MODELS, "champion") == before
+    client.set_registered_model_alias(name, "champion", str(before["default_risk"]))
+    # once the refused one is fixed, both go live in one release
+    client.set_model_version_tag(
+        registry.registered_name("dispute_risk"), str(new["dispute_risk"]), "test_roc_auc", "0.7"
+    )
+    out = {d.key: d for d in registry.promote(who="analyst")}
+    assert out["default_risk"].promoted and out["dispute_risk"].promoted
+    live = registry.read_release("champion")
+    assert live is not None and live["previous"] == {k: v for k, v in before.items() if v}
+    assert {k: live["versions"][k] for k in new} == new
+    # put the original release back for the other tests
+    registry.write_release(client, "champion", live["previous"], "test", "test")
+    registry.write_release(client, "challenger", live["previous"], "test", "test")
+    for key, v in live["previous"].items():
+        client.set_registered_model_alias(registry.registered_name(key), "champion", str(v))
+
+
+def test_training_evaluates_the_champion_on_its_own_test_period(trained):
+    from scoring import pipeline, registry
+
+    metrics: dict[str, float] = {}
+    tags = pipeline.champion_same_period("default_risk", trained.ts, metrics)
+    champ = registry.release_versions(("default_risk",), "champion")["default_risk"]
+    assert tags["gate_champion_version"] == str(champ)
+    # the champion is the model trained here: the same AUC on the same period
+    assert float(tags["gate_champion_test_roc_auc"]) == pytest.approx(
+        trained.result.metrics["default_risk_test_roc_auc"], abs=1e-6
     )
 
 

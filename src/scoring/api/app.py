@@ -57,7 +57,7 @@ def _registry_loader(settings) -> tuple[BundleLoader, VersionProbe]:
     def probe() -> dict[str, int | None]:
         from scoring import registry
 
-        return registry.alias_versions(registry.ALL_MODELS, settings.serve_alias)
+        return registry.release_versions(registry.ALL_MODELS, settings.serve_alias)
 
     return load, probe
 
