@@ -89,7 +89,6 @@ def test_the_training_data_is_logged_as_run_inputs(trained):
     )
 
 
-@pytest.mark.slow
 def test_a_fresh_virtualenv_with_only_the_logged_requirements_predicts(
     champion_dir, trained, tmp_path
 ):
