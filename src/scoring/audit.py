@@ -761,6 +761,7 @@ class AuditStore:
                 decisions.c.scheduled_at,
                 decisions.c.propensity,
                 decisions.c.model_versions,
+                decisions.c.output["arm"].as_string().label("arm"),
                 outcomes.c.executed_at,
                 outcomes.c.outcome,
                 outcomes.c.paid_amount,
@@ -812,6 +813,7 @@ def last_outcome_query(
 EXPORT_COLUMNS = [
     "action_id", "debtor_id", "decided_at", "action", "scheduled_at", "propensity", "outcome",
     "paid_amount", "paid_at", "dispute_reported", "complaint_reported", "model_versions",
+    "policy_version", "arm",
 ]  # fmt: skip
 
 
@@ -842,7 +844,10 @@ def export_decisions(
 
     ``action_id`` is the decision id, ``decided_at`` the case's ``as_of`` (what the policy
     knew), ``scheduled_at`` the reported execution time when there is one, else the planned
-    one, ``propensity`` the policy's probability of the action. The audit trail holds only
+    one, ``propensity`` the probability of the action under the policy that decided, whose
+    version is ``policy_version`` and whose ``arm`` (champion, or challenger for the debtors
+    of a champion/challenger split) is given, so that both arms can be compared on the same
+    period. The audit trail holds only
     keyed hashes of debtor ids: given the caller's debtors table (``debtors``), each hash is
     matched back to its id by hashing the table's ids with the same key, and decisions of
     debtors not in it are left out; without it, ``debtor_id`` is the hash. Returns the table
@@ -891,6 +896,8 @@ def export_decisions(
                 "model_versions": ";".join(
                     f"{k}={v}" for k, v in sorted((r["model_versions"] or {}).items())
                 ),
+                "policy_version": (r["model_versions"] or {}).get("policy"),
+                "arm": r["arm"] or "champion",
             }
         )
     df = pd.DataFrame.from_records(records, columns=EXPORT_COLUMNS)
@@ -900,7 +907,8 @@ def export_decisions(
     df["paid_amount"] = df["paid_amount"].astype("float64")
     for c in ("dispute_reported", "complaint_reported"):
         df[c] = df[c].astype("boolean")
-    for c in ("action_id", "debtor_id", "action", "outcome", "paid_at", "model_versions"):
+    for c in ("action_id", "debtor_id", "action", "outcome", "paid_at", "model_versions",
+              "policy_version", "arm"):  # fmt: skip
         df[c] = df[c].astype("string")
     write_atomic(df, output)
     return df, {"decisions": len(rows), "exported": len(df), "unmatched": unmatched}

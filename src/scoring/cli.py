@@ -658,6 +658,81 @@ def audit_migrate(
     )
 
 
+experiment_app = typer.Typer(
+    help="Champion and challenger side by side in production (test and learn).",
+    no_args_is_help=True,
+)
+app.add_typer(experiment_app, name="experiment")
+
+
+@experiment_app.command("start")
+def experiment_start(
+    share: Annotated[
+        float,
+        typer.Option(
+            "--share", min=0.01, max=0.5, help="Share of debtors the challenger decides (0.01-0.5)."
+        ),
+    ] = 0.1,
+    note: Annotated[str, typer.Option("--note", help="Why (recorded with the split).")] = "",
+    who: Annotated[
+        str | None, typer.Option("--who", help="Who starts it (default: the OS user).")
+    ] = None,
+) -> None:
+    """Send a share of debtors (stable hash of the debtor id) to the challenger release; every
+    replica follows within its poll interval, no restart."""
+    import getpass
+
+    from scoring import registry
+
+    registry.setup_mlflow()
+    try:
+        rec = registry.write_split(share, who or getpass.getuser(), note)
+    except (registry.RegistryError, ValueError) as exc:
+        _fail(f"cannot start the split: {exc}", 1)
+        return
+    versions = ", ".join(f"{k} v{v}" for k, v in sorted(rec["versions"].items()))
+    typer.echo(f"split started: {100 * share:.0f}% of debtors decided by {versions}")
+
+
+@experiment_app.command("stop")
+def experiment_stop(
+    note: Annotated[str, typer.Option("--note", help="Why (recorded with the split).")] = "",
+    who: Annotated[
+        str | None, typer.Option("--who", help="Who stops it (default: the OS user).")
+    ] = None,
+) -> None:
+    """Stop the split: the champion decides for every debtor again (at each replica's next
+    poll, no restart)."""
+    import getpass
+
+    from scoring import registry
+
+    registry.setup_mlflow()
+    if registry.read_split() is None:
+        typer.echo("no split in force")
+        return
+    registry.write_split(0.0, who or getpass.getuser(), note)
+    typer.echo("split stopped: the champion decides for every debtor")
+
+
+@experiment_app.command("status")
+def experiment_status() -> None:
+    """The split in force, if any."""
+    from scoring import registry
+
+    registry.setup_mlflow()
+    rec = registry.read_split()
+    if rec is None:
+        typer.echo("no split in force: the champion decides for every debtor")
+        return
+    versions = ", ".join(f"{k} v{v}" for k, v in sorted(rec["versions"].items()))
+    typer.echo(
+        f"{100 * rec['share']:.0f}% of debtors decided by the challenger release ({versions}); "
+        f"started {rec.get('at')} by {rec.get('by')}"
+        + (f": {rec['reason']}" if rec.get("reason") else "")
+    )
+
+
 keys_app = typer.Typer(help="API keys of the HTTP service.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 

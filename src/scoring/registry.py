@@ -384,6 +384,73 @@ def release_versions(keys: tuple[str, ...], alias: str, client=None) -> dict[str
     return {k: record["versions"].get(k) for k in keys}
 
 
+# --------------------------------------------------------------------------------------
+# Champion/challenger split in production (test and learn)
+
+SPLIT_TAG = RELEASE_TAG_PREFIX + "split"
+
+
+def read_split(client=None) -> dict | None:
+    """The split in force (``share`` of debtors decided by the ``versions`` of the challenger
+    release, ``salt`` of the debtor hash, who started it, when and why), or ``None``: no split,
+    or stopped (``share`` 0). Shared by every replica through the registry."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = client or MlflowClient()
+    try:
+        rm = client.get_registered_model(release_name())
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+            return None
+        raise RegistryUnavailable(f"model registry: {exc.message.splitlines()[0]}") from exc
+    except (OSError, ConnectionError) as exc:
+        raise RegistryUnavailable(f"model registry unreachable: {exc}") from exc
+    raw = rm.tags.get(SPLIT_TAG)
+    if raw is None:
+        return None
+    record = json.loads(raw)
+    if not record.get("share"):
+        return None
+    record["versions"] = {k: int(v) for k, v in record["versions"].items()}
+    return record
+
+
+def write_split(share: float, who: str, reason: str, client=None) -> dict:
+    """Start (``share`` > 0: the challenger release of now, pinned; a new salt) or stop
+    (``share`` 0) the split; recorded in the release history. Raises ``ValueError`` on a
+    share outside [0, 0.5] and :class:`ModelNotFound` without a challenger release that
+    differs from the champion's."""
+    import secrets
+
+    from mlflow import MlflowClient
+
+    if not 0.0 <= share <= 0.5:
+        raise ValueError(f"share must be between 0 and 0.5 (the challenger's part), not {share}")
+    client = client or MlflowClient()
+    stamp = dt.datetime.now(dt.UTC)
+    record: dict = {"share": share, "at": stamp.isoformat(timespec="seconds"), "by": who,
+                    "reason": reason, "versions": {}}  # fmt: skip
+    if share > 0:
+        chall = read_release(CHALLENGER, client)
+        champ = read_release(CHAMPION, client)
+        if chall is None:
+            raise ModelNotFound("policy", CHALLENGER, "no challenger release (run scoring train)")
+        if champ is not None and chall["versions"] == champ["versions"]:
+            raise ModelNotFound(
+                "policy", CHALLENGER, "the challenger release is the champion's: nothing to test"
+            )
+        record |= {"versions": chall["versions"], "run_id": chall.get("run_id"),
+                   "salt": secrets.token_hex(8)}  # fmt: skip
+    name = release_name()
+    text = json.dumps(record)
+    client.set_registered_model_tag(name, SPLIT_TAG, text)
+    client.set_registered_model_tag(
+        name, f"{RELEASE_TAG_PREFIX}history.split.{stamp:%Y%m%dT%H%M%S.%f}Z", text
+    )
+    return record
+
+
 def _run_of(client, created: list[tuple[str, int]]) -> str | None:
     for name, version in created:
         with contextlib.suppress(Exception):

@@ -47,7 +47,11 @@ class Bundle:
 
     @classmethod
     def from_registry(
-        cls, alias: str = "champion", require_policy: bool = True, require_risk: bool = True
+        cls,
+        alias: str = "champion",
+        require_policy: bool = True,
+        require_risk: bool = True,
+        versions: dict[str, int] | None = None,
     ) -> Bundle:
         """Load the models of the release behind ``alias`` from the MLflow registry (the
         versions its record names, read once; a registry without releases: ``NAME@alias``).
@@ -55,7 +59,7 @@ class Bundle:
         With ``require_policy`` / ``require_risk`` false, a model without a version under the
         alias is left out and recorded in ``missing`` with the reason training gave (the
         ``not_trained.*`` tag of the run that trained the others); at least one model must
-        load.
+        load. ``versions`` names the versions to load instead (a champion/challenger split).
         """
         import logging
 
@@ -64,7 +68,11 @@ class Bundle:
         loaded: dict[str, registry.LoadedModel] = {}
         errors: dict[str, Exception] = {}
         # one read of the release: the versions of one promotion, never half of two
-        release = registry.release_versions(registry.ALL_MODELS, alias)
+        release = (
+            registry.release_versions(registry.ALL_MODELS, alias)
+            if versions is None
+            else {k: versions.get(k) for k in registry.ALL_MODELS}
+        )
         for key in registry.ALL_MODELS:
             try:
                 version = release[key]

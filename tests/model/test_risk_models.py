@@ -336,3 +336,38 @@ def test_scikit_learn_view(trained):
     assert imp.importances_mean.shape == (X.shape[1],)
     top = X.columns[int(np.argmax(imp.importances_mean))]
     assert top in model.feature_names
+
+
+def test_a_split_pins_the_challenger_release_and_stops(trained):
+    from mlflow import MlflowClient
+    from typer.testing import CliRunner
+
+    from scoring import registry
+    from scoring.cli import app
+
+    client = MlflowClient()
+    champion = registry.read_release("champion")
+    assert champion is not None
+    registry.write_release(client, "challenger", champion["versions"], "test", "test")
+    with pytest.raises(registry.ModelNotFound, match="nothing to test"):
+        registry.write_split(0.2, "ana", "")
+    with pytest.raises(ValueError, match="between 0 and 0.5"):
+        registry.write_split(0.9, "ana", "")
+    name = registry.registered_name("policy")
+    src = client.get_model_version(name, str(champion["versions"]["policy"]))
+    mv = client.create_model_version(name, src.source, run_id=src.run_id)
+    chall = champion["versions"] | {"policy": int(mv.version)}
+    registry.write_release(client, "challenger", chall, "test", "test")
+    runner = CliRunner()
+    res = runner.invoke(app, ["experiment", "start", "--share", "0.2", "--note", "Q4 test"])
+    assert res.exit_code == 0, res.output
+    split = registry.read_split()
+    assert split is not None and split["share"] == 0.2 and split["versions"] == chall
+    assert split["salt"] and split["reason"] == "Q4 test"
+    # a later training run moves the challenger release: the split keeps its versions
+    registry.write_release(client, "challenger", champion["versions"], "test", "test")
+    assert registry.read_split()["versions"] == chall
+    assert "20% of debtors" in runner.invoke(app, ["experiment", "status"]).output
+    assert runner.invoke(app, ["experiment", "stop"]).exit_code == 0
+    assert registry.read_split() is None
+    assert "no split" in runner.invoke(app, ["experiment", "status"]).output

@@ -26,6 +26,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scoring.api.deps import ApiError, Services
+from scoring.api.experiment import Experiment
 from scoring.api.metrics import Metrics, MetricsMiddleware
 from scoring.api.routes import router
 from scoring.api.schemas import MAX_CASES
@@ -60,6 +61,28 @@ def _registry_loader(settings) -> tuple[BundleLoader, VersionProbe]:
         return registry.release_versions(registry.ALL_MODELS, settings.serve_alias)
 
     return load, probe
+
+
+def _split_follower(settings) -> Experiment:
+    """The champion/challenger split of the registry (only when serving the champion)."""
+
+    def read() -> dict | None:
+        from scoring import registry
+
+        registry.setup_mlflow(settings)
+        return registry.read_split()
+
+    def load(versions: dict[str, int]) -> Bundle:
+        from scoring import registry
+
+        registry.setup_mlflow(settings)
+        return Bundle.from_registry(
+            registry.CHALLENGER, require_policy=False, require_risk=False, versions=versions
+        )
+
+    if settings.serve_alias != "champion":
+        return Experiment(None, None)
+    return Experiment(read, load)
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str | None:
@@ -315,6 +338,8 @@ def create_app(
         holder.alias = bundle.alias
         holder.set(bundle)
     services = Services(settings=settings, holder=holder, metrics=metrics)
+    if bundle is None and version_probe is None and probe is not None:
+        services.experiment = _split_follower(settings)
     stopping = threading.Event()
 
     def start() -> None:
@@ -347,10 +372,12 @@ def create_app(
         if holder.current is None:
             holder.load_at_start()
         holder.start_polling(interval)
+        services.experiment.start_polling(interval)
 
     def stop() -> None:
         stopping.set()
         holder.stop()
+        services.experiment.stop()
         if services.webhook is not None:
             services.webhook.close()
         if services.audit is not None:

@@ -14,6 +14,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from scoring.api.auth import ApiKey, KeyStore
 from scoring.api.batching import MicroBatcher
+from scoring.api.experiment import Experiment
 from scoring.api.metrics import Metrics
 from scoring.api.schemas import (
     CASES_EXAMPLES,
@@ -59,6 +60,7 @@ class Services:
     batcher: MicroBatcher = field(default_factory=MicroBatcher)
     webhook: Any = None  # scoring.api.webhook.Webhook when configured
     monitor: Any = None  # scoring.monitoring.Monitor, opened with the audit store
+    experiment: Experiment = field(default_factory=lambda: Experiment(None, None))
 
     @property
     def reviews(self) -> ReviewBook:

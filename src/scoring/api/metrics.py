@@ -57,6 +57,9 @@ class Metrics:
                                   ["endpoint", "method"], buckets=BUCKETS, registry=r)  # fmt: skip
         self.decisions = Counter("scoring_decisions", "Decisions taken, by action.", ["action"],
                                  registry=r)  # fmt: skip
+        self.arms = Counter("scoring_decisions_by_arm",
+                            "Decisions by arm of the champion/challenger split.", ["arm"],
+                            registry=r)  # fmt: skip
         self.flagged = Counter("scoring_decisions_requiring_review",
                                "Decisions returned with requires_review (GDPR art. 22).",
                                registry=r)  # fmt: skip
@@ -103,6 +106,12 @@ class Metrics:
             self.decisions.labels(a).inc()
         if reviews:
             self.flagged.inc(reviews)
+
+    def count_arms(self, champion: int, challenger: int) -> None:
+        if champion:
+            self.arms.labels("champion").inc(champion)
+        if challenger:
+            self.arms.labels("challenger").inc(challenger)
 
     def count_unknown(self, fields: list[str]) -> None:
         for f in fields:

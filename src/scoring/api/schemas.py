@@ -359,6 +359,12 @@ class NextActionResult(ScoreResult):
     propensity: float = Field(
         gt=0, le=1, description="Probability with which the policy chose this action."
     )
+    arm: Literal["champion", "challenger"] = Field(
+        "champion",
+        description="Which release decided: the champion, or the challenger for the share of "
+        "debtors a champion/challenger split sends it (model_versions names its versions; "
+        "propensity is under its policy).",
+    )
     requires_review: bool = Field(description="A person must confirm it (GDPR art. 22).")
     review_status: Literal["pending_review", "not_required"] = Field(
         "not_required",
@@ -620,6 +626,19 @@ class ModelInfo(_Out):
     )
 
 
+class SplitInfo(_Out):
+    """A champion/challenger split in force (``scoring experiment start``)."""
+
+    share: float = Field(description="Share of debtors decided by the challenger release.")
+    challenger_versions: dict[str, str] = Field(description="The challenger release's versions.")
+    started_at: str | None = None
+    started_by: str | None = None
+    reason: str = ""
+    policy_ready: bool = Field(
+        description="The challenger release has a policy (else the champion decides for all)."
+    )
+
+
 class ModelsResponse(_Out):
     alias: str
     ready: bool
@@ -635,6 +654,11 @@ class ModelsResponse(_Out):
         default_factory=dict,
         description="Largest PSI of each risk model per window ('default_risk/7d'); null "
         "when too few cases were scored.",
+    )
+    split: SplitInfo | None = Field(
+        None,
+        description="The champion/challenger split in force: null when the champion decides "
+        "for every debtor.",
     )
 
 

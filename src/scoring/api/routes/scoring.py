@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -164,9 +164,7 @@ def _decide_batch(
     hashes = [audit.hash_debtor(c.debtor.debtor_id) for c in cases]
     paused_debtors = _audited(lambda: services.reviews.paused(hashes))
     paused = [h in paused_debtors for h in hashes]
-    results = responses.decide(
-        bundle, cases, lang, top_k, full, explore, paused, lambda s: _observe(services, bundle, s)
-    )
+    results = _decide_arms(services, bundle, cases, lang, top_k, full, explore, paused)
     decided = now_utc()
     rows = [
         audit_rows.decision(audit, case, r, decided, job.request_id, job.api_key)
@@ -180,6 +178,45 @@ def _decide_batch(
     )
     services.metrics.count_unknown([u.field for r in results for u in r.unknown_values])
     return _split(results, jobs)
+
+
+def _decide_arms(
+    services: Services, bundle: Bundle, cases, lang, top_k, full, explore, paused
+) -> list:
+    """The decisions of ``cases``: by the champion ``bundle``, except the debtors a
+    champion/challenger split sends to the challenger release (read once per batch)."""
+    split = services.experiment.current
+    challenger = None
+    if split is not None and split[1].policy is not None:
+        which = [split[0].arm(c.debtor.debtor_id) for c in cases]
+        challenger = [i for i, a in enumerate(which) if a == "challenger"]
+    if not challenger:
+        services.metrics.count_arms(len(cases), 0)
+        return responses.decide(
+            bundle, cases, lang, top_k, full, explore, paused,
+            lambda s: _observe(services, bundle, s),
+        )  # fmt: skip
+    assert split is not None
+    chall_bundle = split[1]
+    picked = set(challenger)
+    champion = [i for i in range(len(cases)) if i not in picked]
+    results: list = [None] * len(cases)
+    arms: tuple[tuple[list[int], Bundle, Literal["champion", "challenger"]], ...] = (
+        (champion, bundle, "champion"),
+        (challenger, chall_bundle, "challenger"),
+    )
+    for idx, b, arm in arms:
+        if not idx:
+            continue
+        part = responses.decide(
+            b, [cases[i] for i in idx], lang, top_k, full, explore, [paused[i] for i in idx],
+            (lambda s: _observe(services, bundle, s)) if arm == "champion" else None,
+        )  # fmt: skip
+        for i, r in zip(idx, part, strict=True):
+            r.arm = arm
+            results[i] = r
+    services.metrics.count_arms(len(champion), len(challenger))
+    return results
 
 
 def _observe(services: Services, bundle: Bundle, scores) -> None:

@@ -102,7 +102,7 @@ async def models(services: ServicesDep, api_key: AnyKey) -> ModelsResponse:
                 worst[f"{key}/{days}d"] = round(w["max_psi"], 4) if ok else None
     return ModelsResponse(
         alias=h.alias, ready=b is not None, loaded_at=h.loaded_at, reason=h.reason, models=info,
-        drift_alert=drift_alert, drift_max_psi=worst,
+        drift_alert=drift_alert, drift_max_psi=worst, split=services.experiment.describe(),
     )  # fmt: skip
 
 
