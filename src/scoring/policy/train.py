@@ -67,6 +67,37 @@ def evaluate_policy(
     return est, mix
 
 
+def arm_values(
+    decisions: LoggedDecisions, config: PolicyConfig, n_boot: int = 500, seed: int = 0
+) -> dict[str, float] | None:
+    """The realised reward of each arm of a champion/challenger split on held-out decisions.
+
+    The service's export gives the actions log an ``arm`` column (``champion`` or
+    ``challenger``): debtors were sent to an arm by a hash of their id, independent of their
+    case, so the arms' mean rewards compare the two releases directly on the same period
+    (no model needed). ``None`` without both arms in the log. Keys: ``arm_<arm>_n``,
+    ``arm_<arm>_reward``, and ``arm_diff`` (challenger minus champion) with its bootstrap
+    95% interval ``arm_diff_ci_low`` / ``arm_diff_ci_high``."""
+    if "arm" not in decisions.log.columns:
+        return None
+    arm = decisions.log["arm"].astype("string").fillna("").to_numpy()
+    r = np.asarray(decisions.reward(config), dtype=float)
+    groups = {a: r[(arm == a) & np.isfinite(r)] for a in ("champion", "challenger")}
+    if any(len(g) == 0 for g in groups.values()):
+        return None
+    out: dict[str, float] = {}
+    for a, g in groups.items():
+        out[f"arm_{a}_n"], out[f"arm_{a}_reward"] = float(len(g)), float(g.mean())
+    rng = np.random.default_rng(seed)
+    ch, cp = groups["challenger"], groups["champion"]
+    diffs = [rng.choice(ch, len(ch)).mean() - rng.choice(cp, len(cp)).mean() for _ in range(n_boot)]
+    out["arm_diff"] = float(ch.mean() - cp.mean())
+    out["arm_diff_ci_low"], out["arm_diff_ci_high"] = (
+        float(x) for x in np.percentile(diffs, [2.5, 97.5])
+    )
+    return out
+
+
 def train_policy(
     tables: dict[str, pd.DataFrame],
     ts,
@@ -113,6 +144,9 @@ def train_policy(
     }
     if champ_est is not None:
         metrics["ope_champion_dr_value"] = champ_est["dr"]
+    arms = arm_values(test_d, config)
+    if arms is not None:  # a champion/challenger split ran in production on this period
+        metrics.update(arms)
     tags = {
         "ope_dr_value": f"{est['dr']:.6f}",
         "ope_dr_ci_low": f"{est['dr_ci_low']:.6f}",
