@@ -41,6 +41,7 @@ import queue
 import secrets
 import tempfile
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -442,32 +443,47 @@ def make_engine(url: str) -> Engine:
 
 
 class _BackgroundWriter:
-    """A daemon thread that writes queued rows in batches with ``write(rows)``."""
+    """A daemon thread that writes queued rows in batches with ``write(rows)``.
 
-    def __init__(self, write) -> None:
+    An item is a list of rows or a function returning one (work the request thread hands
+    off, e.g. the drift bins of a scored batch). After the first item the writer lingers up
+    to ``linger`` seconds gathering more (at most ``max_items``), so that a steady stream of
+    requests costs one transaction per linger period instead of one per request.
+    """
+
+    def __init__(self, write, linger: float = 0.2, max_items: int = 1000) -> None:
         self._write = write
+        self._linger = linger
+        self._max_items = max_items
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
-    def put(self, rows: list[dict[str, Any]]) -> None:
+    def put(self, rows) -> None:
         self._queue.put(rows)
+
+    def _gather(self, first) -> list:
+        batch = [first]
+        if first is not None and self._linger > 0:
+            # sleep rather than wait on the queue: a put then wakes nobody (the request
+            # thread never hands the interpreter lock over to this thread per item)
+            time.sleep(self._linger)
+        while batch[-1] is not None and len(batch) < self._max_items:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
-            batch = [first]
-            while True:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            rows = [r for b in batch if b is not None for r in b]
+            batch = self._gather(self._queue.get())
             try:
+                rows = [r for b in batch if b is not None for r in (b() if callable(b) else b)]
                 if rows:
                     self._write(rows)
             except Exception:
-                log.exception("writing %d /score summaries to the audit trail failed", len(rows))
+                log.exception("writing %d queued audit items failed", len(batch))
             finally:
                 for _ in batch:
                     self._queue.task_done()
@@ -645,8 +661,9 @@ class AuditStore:
             if w is not None:
                 w.flush(timeout)
 
-    def queue_drift(self, rows: list[dict[str, Any]]) -> None:
-        """Queue drift samples (see :mod:`scoring.monitoring`) for a background writer."""
+    def queue_drift(self, rows) -> None:
+        """Queue drift samples (see :mod:`scoring.monitoring`) for a background writer: a
+        list of rows, or a function that computes them there (off the request path)."""
         if not rows:
             return
         if self._drift_writer is None:

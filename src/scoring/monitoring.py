@@ -103,19 +103,28 @@ class Monitor:
 
     def observe(self, bundle, scores) -> None:
         """Queue the bins of a batch of scored cases (nothing when the models carry no
-        reference profile: trained before the monitor existed)."""
-        rows = []
+        reference profile: trained before the monitor existed). The bins are computed by the
+        background writer, not on the request's path."""
         now = dt.datetime.now(dt.UTC)
+        todo = []
         for key, model in bundle.risk_models.items():
             ref = model.info.get("reference")
             M = scores.matrices.get(key)
             if not ref or M is None or key not in scores.case_probability:
                 continue
-            bins = case_bins(ref, M, scores.case_probability[key])
-            rows.append({"recorded_at": now, "model": key, "profile_id": ref["id"],
-                         "n": len(bins), "bins": bins.tolist()})  # fmt: skip
-        if rows:
-            self.store.queue_drift(rows)
+            todo.append((key, ref, M, scores.case_probability[key]))
+        if not todo:
+            return
+
+        def rows() -> list[dict[str, Any]]:
+            out = []
+            for key, ref, M, p in todo:
+                bins = case_bins(ref, M, p)
+                out.append({"recorded_at": now, "model": key, "profile_id": ref["id"],
+                            "n": len(bins), "bins": bins.tolist()})  # fmt: skip
+            return out
+
+        self.store.queue_drift(rows)
 
     def drift(self, bundle, force: bool = False) -> dict[str, Any]:
         """``{"models": {key: {"windows": {days: {"n", "rows": [{name, psi, n, verdict}],
