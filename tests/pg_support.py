@@ -52,7 +52,9 @@ def _missing(why: str):
 
 
 @contextlib.contextmanager
-def postgres_cluster():
+def postgres_cluster(durable: bool = False):
+    """A throwaway cluster on a free port (``durable``: with fsync and synchronous commits,
+    as in production, for benchmarks; tests run without them)."""
     url = os.environ.get("SCORING_TEST_PG_URL")
     if url:
         yield PgServer(url)
@@ -78,8 +80,9 @@ def postgres_cluster():
         )  # fmt: skip
         subprocess.run(
             [*as_user, pg_ctl, "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-             f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
-             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+             f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=200"
+             + ("" if durable else
+                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"),
              "start"],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
