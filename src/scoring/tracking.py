@@ -4,12 +4,15 @@ cards. The pipeline (:mod:`scoring.pipeline`) calls these; no other module logs 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from scoring.reporting import markdown_table
+
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------
 # The run
@@ -110,8 +113,12 @@ def log_inputs(tables: dict[str, pd.DataFrame], fp: str, data_dir=None) -> None:
         if data_dir is not None:
             path = find_table(Path(data_dir), name)
             source = str(path.resolve()) if path is not None else str(Path(data_dir).resolve())
-        ds = from_pandas(df, source=source, name=name)
-        mlflow.log_input(ds, context="training", tags={"data_fingerprint": fp})
+        try:
+            ds = from_pandas(df, source=source, name=name)
+            mlflow.log_input(ds, context="training", tags={"data_fingerprint": fp})
+        except Exception as exc:  # noqa: BLE001 - informative only (MLflow fails on e.g. an
+            # empty table with pandas string columns): never fails a training run
+            log.warning("table %s not logged as a run input: %s", name, exc)
 
 
 def log_kpis(

@@ -19,7 +19,7 @@ SCORE_FIELDS = {
 DECISION_FIELDS = SCORE_FIELDS | {
     "decision_id", "action", "channel", "scheduled_at", "tone", "template", "installments",
     "expected_value", "uplift_vs_wait", "propensity", "requires_review", "review_status", "options", "removed",
-    "timing_reason", "p_reach", "debtor_explanation",
+    "timing_reason", "p_reach", "debtor_explanation", "arm",
 }  # fmt: skip
 
 

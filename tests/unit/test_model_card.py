@@ -118,6 +118,7 @@ class _FakeClient:
         self.descriptions: dict[tuple[str, str], str] = {}
         self.deleted: list[tuple[str, str]] = []
         self.aliases: dict[tuple[str, str], str] = {}
+        self.tags: dict[str, dict[str, str]] = {}
 
     def set_model_version_tag(self, name, version, key, value):
         pass
@@ -136,7 +137,21 @@ class _FakeClient:
         return SimpleNamespace(version=self.aliases[(name, alias)])
 
     def set_registered_model_tag(self, name, key, value):
-        pass
+        self.tags.setdefault(name, {})[key] = value
+
+    def get_registered_model(self, name):
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
+
+        if name not in self.tags:
+            raise MlflowException("no such model", error_code=RESOURCE_DOES_NOT_EXIST)
+        return SimpleNamespace(tags=self.tags[name])
+
+    def create_registered_model(self, name, description=None):
+        self.tags.setdefault(name, {})
+
+    def get_model_version(self, name, version):
+        return SimpleNamespace(run_id="r")
 
     def delete_model_version(self, name, version):
         self.deleted.append((name, version))
