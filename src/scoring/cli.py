@@ -580,6 +580,14 @@ def models() -> None:
         typer.echo(shown.to_string(index=False))
     if table["version"].isna().all():
         typer.echo("(nothing registered yet: run `scoring train --data DIR`)")
+        return
+    split = registry.read_split()
+    if split is not None:
+        versions = ", ".join(f"{k} v{v}" for k, v in sorted(split["versions"].items()))
+        typer.echo(
+            f"split in production: {100 * split['share']:.0f}% of debtors decided by {versions} "
+            "(scoring experiment status)"
+        )
 
 
 audit_app = typer.Typer(help="The service's audit trail.", no_args_is_help=True)

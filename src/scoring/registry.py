@@ -766,18 +766,28 @@ OVERVIEW_TAGS = (
 
 
 def models_overview(aliases: tuple[str, ...] = (CHAMPION, CHALLENGER)) -> pd.DataFrame:
-    """One row per model and alias: the version behind it, when it was registered, its test
-    metrics (version tags) and who promoted it. A model without the alias has an empty row."""
+    """One row per model and alias: the version the release behind the alias names (what a
+    service loads), when it was registered, its test metrics (version tags) and who promoted
+    it. A model without a version there has an empty row."""
     from mlflow import MlflowClient
 
     client = MlflowClient()
     rows = []
+    release = {}
+    for alias in aliases:
+        try:
+            release[alias] = release_versions(ALL_MODELS, alias, client)
+        except RegistryError:
+            release[alias] = {}
     for key in ALL_MODELS:
         name = registered_name(key)
         for alias in aliases:
             row: dict = {"model": key, "alias": alias, "version": None, "registered": None}
             try:
-                mv = client.get_model_version_by_alias(name, alias)
+                version = release[alias].get(key)
+                if version is None:
+                    raise LookupError(alias)
+                mv = client.get_model_version(name, str(version))
             except Exception:  # noqa: BLE001 - no such model or alias: an empty row
                 rows.append(row)
                 continue
