@@ -70,6 +70,60 @@ test: install  ## lint, format check, layers contract and the test suite
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
+# make lowest: the versions of LOWEST_VENV's direct dependencies (no argument), or
+# benchmarks/results/lowest.json from pytest's JUnit file (arguments: junit start rc)
+define LOWEST_REPORT
+import json, sys, time, tomllib, datetime, platform
+import xml.etree.ElementTree as ET
+from importlib.metadata import version
+from packaging.requirements import Requirement
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+reqs = [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]]
+found = {r.name: version(r.name) for r in sorted(reqs, key=lambda r: r.name.lower())}
+if len(sys.argv) == 1:
+    for name, v in found.items():
+        print(f"  {name}=={v}")
+    raise SystemExit(0)
+junit, start, rc = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+suite = ET.parse(junit).getroot()
+suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+n = {k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")}
+result = {
+    "command": "make lowest (uv pip install --resolution lowest-direct -e '.[dev]', then python -m pytest)",
+    "date": datetime.date.today().isoformat(),
+    "python": platform.python_version(),
+    "direct_dependencies": found,
+    "pytest": {
+        "passed": n["tests"] - n["failures"] - n["errors"] - n["skipped"],
+        "failed": n["failures"],
+        "errors": n["errors"],
+        "skipped": n["skipped"],
+        "exit_code": rc,
+        "seconds": round(float(suite.get("time", 0))),
+    },
+    "total_seconds": round(time.time() - start),
+}
+with open("benchmarks/results/lowest.json", "w") as f:
+    f.write(json.dumps(result, indent=2) + "\n")
+print("benchmarks/results/lowest.json:", result["pytest"], "total", result["total_seconds"], "s")
+endef
+export LOWEST_REPORT
+LOWEST_VENV ?= /tmp/scoring-lowest-venv
+LOWEST_PY ?= python3.11
+# uv from PATH, else from a throwaway venv (uv reads PyPI, not pip.conf: set UV_INDEX_URL for a mirror)
+UV ?= $(shell command -v uv 2>/dev/null || echo /tmp/scoring-uv-venv/bin/uv)
+.PHONY: lowest
+
+lowest:  ## the tests at the lowest versions pyproject.toml allows (uv --resolution lowest-direct); before each release
+	@date +%s > $(LOWEST_VENV).start
+	@test -x $(UV) || { $(PY) -m venv /tmp/scoring-uv-venv && /tmp/scoring-uv-venv/bin/pip install -q uv; }
+	rm -rf $(LOWEST_VENV)
+	$(UV) venv -q --python $(LOWEST_PY) --no-python-downloads $(LOWEST_VENV)
+	VIRTUAL_ENV=$(LOWEST_VENV) $(UV) pip install -q --resolution lowest-direct -e '.[dev]'
+	@echo "direct dependencies at their lowest allowed versions:"; $(LOWEST_VENV)/bin/python -c "$$LOWEST_REPORT"
+	$(LOWEST_VENV)/bin/python -m pytest -p no:warnings -q --junitxml=$(LOWEST_VENV)/junit.xml; rc=$$?; \
+		$(LOWEST_VENV)/bin/python -c "$$LOWEST_REPORT" $(LOWEST_VENV)/junit.xml $$(cat $(LOWEST_VENV).start) $$rc; exit $$rc
+
 lint: install  ## ruff check
 	$(BIN)/ruff check src tests training serving benchmarks
 
