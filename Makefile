@@ -19,7 +19,7 @@ v = registry.alias_versions(registry.ALL_MODELS, "champion")
 raise SystemExit(0 if any(x is not None for x in v.values()) else 1)
 endef
 export HAS_CHAMPION
-.PHONY: help install lock data validate train serve run ui test lint format bench kpis report notebooks clean
+.PHONY: help install lock data validate train serve run ui stack test lint format bench kpis report notebooks clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ run: install  ## the main job: generate the data and train (only what is missing
 ui: install  ## the MLflow UI on the embedded store (runs, metrics, plots, model cards)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/models/mlflow.db \
 		--default-artifact-root $(CURDIR)/models/artifacts --host $(HOST) --port 5000
+
+stack: install  ## PostgreSQL + mlflow server + two replicas on 8001/8002 (STACK_PG_URL: your server); Ctrl-C stops
+	$(BIN)/python benchmarks/stack.py --data $(DATA) --debtors $(DEBTORS) --seed $(SEED) --trials $(TRIALS)
 
 test: install  ## lint, format check, layers contract and the test suite
 	$(BIN)/ruff check src tests training serving benchmarks
