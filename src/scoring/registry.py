@@ -595,24 +595,9 @@ def _risk_gate(
         "period_from": tags.get("test_period_from"),
         "champion_evaluated": evaluated,
     }
-    if c_val is None or h_val is None or evaluated is None:
-        return (
-            False,
-            (
-                f"challenger v{chall} was not evaluated against a champion on its test period "
-                "(retrain with the current champion registered, or --force)"
-            ),
-            figures,
-        )
-    if int(evaluated) != champ:
-        return (
-            False,
-            (
-                f"challenger v{chall} was compared with v{evaluated}, but the champion is now "
-                f"v{champ} (retrain, or --force)"
-            ),
-            figures,
-        )
+    refused = _not_comparable(chall, champ, evaluated, None not in (c_val, h_val), "test")
+    if refused or c_val is None or h_val is None:
+        return False, refused or "", figures
     ok = c_val - h_val >= -tolerance
     period = f" from {tags['test_period_from']}" if tags.get("test_period_from") else ""
     why = (
@@ -620,6 +605,24 @@ def _risk_gate(
         f"champion v{champ} {h_val:.4f}"
     )
     return ok, why, figures
+
+
+def _not_comparable(
+    chall: int, champ: int, evaluated: str | None, figures_present: bool, period: str
+) -> str | None:
+    """Why challenger and champion cannot be compared from the challenger's tags (``None``
+    when they can): never evaluated against a champion, or against another one than today's."""
+    if evaluated is None or not figures_present:
+        return (
+            f"challenger v{chall} was not evaluated against a champion on its {period} period "
+            "(retrain with the current champion registered, or --force)"
+        )
+    if int(evaluated) != champ:
+        return (
+            f"challenger v{chall} was compared with v{evaluated}, but the champion is now "
+            f"v{champ} (retrain, or --force)"
+        )
+    return None
 
 
 def _policy_gate(client, name: str, champ: int, chall: int) -> tuple[bool, str, dict]:
@@ -637,24 +640,9 @@ def _policy_gate(client, name: str, champ: int, chall: int) -> tuple[bool, str, 
         "period_from": tags.get("ope_period_from"),
         "champion_evaluated": evaluated,
     }
-    if low is None or champ_dr is None or evaluated is None:
-        return (
-            False,
-            (
-                f"challenger v{chall} was not evaluated against a champion on its held-out period "
-                "(retrain with the current champion registered, or --force)"
-            ),
-            figures,
-        )
-    if int(evaluated) != champ:
-        return (
-            False,
-            (
-                f"challenger v{chall} was compared with v{evaluated}, but the champion is now "
-                f"v{champ} (retrain, or --force)"
-            ),
-            figures,
-        )
+    refused = _not_comparable(chall, champ, evaluated, None not in (low, champ_dr), "held-out")
+    if refused or low is None or champ_dr is None:
+        return False, refused or "", figures
     ok = float(low) > float(champ_dr)
     why = (
         f"policy DR lower bound: challenger v{chall} {float(low):.2f} EUR/decision vs champion "
